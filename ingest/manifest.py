@@ -1,0 +1,52 @@
+"""What is indexed, per knowledge file, kept beside the store so a no-change ingest needs neither the model nor
+Chroma. It is a cache of the store: when missing or built for another store, it is derived from the store again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+
+class IndexedDocument(BaseModel):
+    doc_id: str
+    file_hash: str
+    title: str
+    summary: str = ""
+    doc_type: str = ""
+    updated: str = ""
+    url: str = ""
+    chunks: int = 0
+
+
+class Manifest(BaseModel):
+    location: str
+    collection: str
+    documents: dict[str, IndexedDocument] = Field(default_factory=dict)  # by path relative to the knowledge folder
+
+    def matches(self, location: str, collection: str) -> bool:
+        return self.location == location and self.collection == collection
+
+
+def manifest_path(store_dir: Path) -> Path:
+    return store_dir / "manifest.json"
+
+
+def read_manifest(store_dir: Path) -> Manifest | None:
+    path = manifest_path(store_dir)
+    try:
+        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValidationError, ValueError):
+        return None
+
+
+def write_manifest(store_dir: Path, manifest: Manifest) -> None:
+    """Atomic replace, so a crash never leaves half a manifest."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    path = manifest_path(store_dir)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest.model_dump(), indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)

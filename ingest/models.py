@@ -1,0 +1,100 @@
+"""Typed records that flow through ingest: front matter, loaded documents and their blocks, and chunks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+DocType = Literal["report", "model", "case_study", "guidance", "evidence", "context", "glossary", "figures"]
+CitySize = Literal["small", "medium", "large", "any"]
+
+_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class SourceRef(BaseModel):
+    """Where a fact can be checked: the original publication, with pages or section where known."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3)
+    url: HttpUrl
+    publisher: str | None = None
+    year: int | None = Field(None, ge=1900, le=2100)
+    pages: str | None = None
+    section: str | None = None
+
+
+class FrontMatter(BaseModel):
+    """The metadata every knowledge file carries (Markdown front matter, or a `NAME.pdf.yaml` sidecar)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=_ID_PATTERN, max_length=80)
+    title: str = Field(min_length=3, max_length=200)
+    doc_type: DocType
+    summary: str = Field(min_length=10, max_length=300)
+    language: str = Field("en", pattern=r"^[a-z]{2}$")
+    topics: list[str] = Field(default_factory=list)
+    updated: dt.date
+    sources: list[SourceRef] = Field(min_length=1)
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    city_size: CitySize | None = None
+
+    @field_validator("topics")
+    @classmethod
+    def _topics_are_slugs(cls, topics: list[str]) -> list[str]:
+        bad = [t for t in topics if not re.match(_ID_PATTERN, t)]
+        if bad:
+            raise ValueError(f"topics must be lowercase-with-dashes, got {bad}")
+        return topics
+
+
+class Block(BaseModel):
+    """A run of text with one place in its document: a heading path (Markdown, DOCX) or a page (PDF)."""
+
+    text: str
+    heading_path: list[str] = Field(default_factory=list)
+    page: int | None = None
+    line: int | None = None
+    url: str | None = None  # the first source link of the section, when the section names its sources
+
+
+class LoadedDocument(BaseModel):
+    """A knowledge file read and validated, ready to chunk."""
+
+    path: str  # relative to the knowledge folder, with forward slashes
+    file_hash: str
+    meta: FrontMatter
+    blocks: list[Block]
+
+
+class Chunk(BaseModel):
+    """One retrievable passage with everything a citation needs."""
+
+    id: str
+    text: str
+    doc_id: str
+    source: str
+    title: str
+    section: str
+    page: int | None
+    doc_type: str
+    topics: list[str]
+    language: str
+    url: str
+    country: str | None
+    city_size: str | None
+    updated: str
+    chunk_index: int
+    file_hash: str
+    content_hash: str
+
+    def metadata(self) -> dict[str, str | int | list[str]]:
+        """Chroma metadata: scalars and string lists only, no None values."""
+        data = self.model_dump(exclude={"id", "text"})
+        if not data["topics"]:
+            data.pop("topics")  # Chroma rejects empty lists
+        return {k: v for k, v in data.items() if v is not None}

@@ -119,5 +119,134 @@ def sources() -> None:
     console.print(f"{len(manifest.documents)} documents, {sum(d.chunks for d in manifest.documents.values())} chunks.")
 
 
+def _load_advisor():
+    """The engine, after bringing the store up to date with the knowledge folder (a no-op when nothing changed)."""
+    from ingest.pipeline import ingest as run
+    from ingest.store import StoreError
+
+    settings = get_settings()
+    try:
+        report = run(settings)
+    except StoreError as exc:
+        _fail(str(exc))
+    if report.added or report.updated or report.removed:
+        errors.print(f"[dim]Indexed the knowledge base: {len(report.added)} added, {len(report.updated)} updated, "
+                     f"{len(report.removed)} removed.[/]")
+    if report.problems:
+        _print_problems(report.problems)
+        errors.print("[yellow]Some knowledge files have problems; answering from what is indexed. "
+                     "Run `advisor check` for details.[/]")
+    from engine.advisor import Advisor
+
+    try:
+        return Advisor(settings)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def _parse_filters(pairs: tuple[str, ...]):
+    from engine.models import Filters
+
+    values: dict[str, object] = {"topics": []}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in Filters.model_fields:
+            _fail(f"--filter {pair!r}: use KEY=VALUE with KEY one of {', '.join(Filters.model_fields)}.")
+        if key == "topics":
+            values["topics"].append(value.strip())
+        else:
+            values[key] = value.strip()
+    return Filters(**values)
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the stable contract).")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
+              help="Only sources with this metadata: doc_type, topics, country, city_size. Repeatable.")
+@click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages to consider.")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False),
+              help='JSON Lines file of {"id": ..., "question": ...}; one answer per line, same order.')
+def ask(question: str | None, as_json: bool, filters: tuple[str, ...], top_k: int | None, questions: str | None) -> None:
+    """Answer a question (or a file of questions) from the knowledge base, with numbered citations."""
+    import json
+
+    from bot.terminal import render
+    from engine.advisor import QuestionError
+
+    if (question is None) == (questions is None):
+        _fail("Give either a QUESTION or --questions FILE.jsonl.")
+    chosen = _parse_filters(filters)
+    items: list[tuple[str | None, str]] = []
+    if questions:
+        for number, line in enumerate(Path(questions).read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                items.append((item.get("id"), str(item["question"])))
+            except (ValueError, KeyError, AttributeError):
+                _fail(f'{questions}:{number}: expected a JSON object with a "question" field.')
+    else:
+        items.append((None, question))
+    advisor = _load_advisor()
+    for item_id, text in items:
+        try:
+            answer = advisor.ask(text, filters=chosen, top_k=top_k, id=item_id)
+        except QuestionError as exc:
+            _fail(str(exc))
+        if as_json:
+            click.echo(answer.model_dump_json())
+        else:
+            console.print(render(answer))
+
+
+@main.command()
+def chat() -> None:
+    """Talk with the advisor in the terminal; follow-up questions use the conversation so far."""
+    from bot.terminal import chat as run_chat
+
+    run_chat(_load_advisor(), console)
+
+
+@main.command(name="eval")
+@click.option("--devset", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON Lines development set (default: eval/devset.jsonl).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--show-failures", is_flag=True, help="List questions whose abstention was wrong.")
+def evaluate(devset: str | None, as_json: bool, show_failures: bool) -> None:
+    """Measure retrieval, answers, abstention and latency on the development set."""
+    from engine.evaluation import evaluate as run_eval
+    from engine.evaluation import load_devset, report_json
+
+    from advisor.settings import PROJECT_DIR
+
+    items = load_devset(Path(devset) if devset else PROJECT_DIR / "eval" / "devset.jsonl")
+    report = run_eval(_load_advisor(), items)
+    if as_json:
+        click.echo(report_json(report))
+        return
+    table = Table(title=f"Retrieval on {report.questions} questions (in-scope only)")
+    for column in ("retriever", "hit@1", "hit@5", "MRR", "hit@5 other languages"):
+        table.add_column(column, justify="right")
+    for mode, r in report.retrieval.items():
+        table.add_row(mode, f"{r.hit1:.3f}", f"{r.hit5:.3f}", f"{r.mrr:.3f}", f"{r.hit5_other_languages:.3f}")
+    console.print(table)
+    answers = Table(title="Answers")
+    answers.add_column("measure")
+    answers.add_column("value", justify="right")
+    for name, value in (("key-fact coverage", report.key_fact_coverage), ("citation validity", report.citation_validity),
+                        ("abstention precision", report.abstention_precision),
+                        ("abstention recall", report.abstention_recall), ("false abstention", report.false_abstention),
+                        ("latency p50 (ms)", report.latency_p50_ms), ("latency p95 (ms)", report.latency_p95_ms),
+                        ("abstain threshold", report.threshold), ("suggested threshold", report.suggested_threshold)):
+        answers.add_row(name, f"{value:g}")
+    console.print(answers)
+    if show_failures:
+        for failure in report.failures:
+            console.print(failure, markup=False)
+
+
 if __name__ == "__main__":
     main()

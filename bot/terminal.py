@@ -1,0 +1,50 @@
+"""The terminal front door: renders answers for `advisor ask` and runs the `advisor chat` conversation."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.text import Text
+
+from engine.messages import labels
+from engine.models import Answer, Turn
+
+EXIT_WORDS = {"exit", "quit", "q", ":q", "bye"}
+
+
+def render(answer: Answer):
+    label = labels(answer.language)
+    parts = [Markdown(answer.answer)]
+    if answer.citations:
+        parts.append(Text(f"\n{label['sources']}", style="bold"))
+        for c in answer.citations:
+            where = f"p. {c.page}" if c.page is not None else c.section
+            line = Text(f"[{c.n}] ", style="bold")
+            line.append(f"{c.title} — {where} ")
+            line.append(f"({c.source})", style="dim")
+            line.append(f"\n    {c.url}", style="blue")
+            parts.append(line)
+    return Group(*parts)
+
+
+def chat(advisor, console: Console, ask_input=input) -> None:
+    """An interactive conversation; earlier turns inform follow-up questions. Empty line or `exit` ends it."""
+    console.print("[bold]Collective Impact Advisor[/] — ask about Collective Impact for urban security and social "
+                  "cohesion. Type [bold]exit[/] to leave.\n")
+    history: list[Turn] = []
+    while True:
+        try:
+            question = ask_input("You: ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not question or question.lower() in EXIT_WORDS:
+            return
+        if question.lower() in {"new", "/new", "reset"}:
+            history.clear()
+            console.print("[dim]New conversation.[/]\n")
+            continue
+        answer = advisor.ask(question, history=history)
+        console.print(render(answer))
+        console.print()
+        history.append(Turn(question=question, answer=answer.answer))

@@ -1,0 +1,159 @@
+"""The answer engine every front door calls: question (and earlier turns) in, a grounded answer with numbered
+citations out, or a plain abstention. It knows nothing about Slack, Teams or terminals.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from advisor.settings import Settings
+from engine import compose_extractive
+from engine.citations import attach
+from engine.conversation import search_text
+from engine.index import KnowledgeIndex
+from engine.messages import labels
+from engine.models import Answer, Citation, Filters, Passage, RetrievedPassage, Timings, Turn
+from engine.retrieval import Mode, Query, Retrieval, retrieve
+from engine.text import detect_language, fold, tokens, words
+from ingest.embedding import Embedder
+from ingest.pipeline import embedder_for
+from ingest.store import KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+# Calibrated on eval/devset.jsonl with `advisor eval` (see README): the lowest threshold that keeps false
+# abstention on in-scope questions at or under 5%.
+DEFAULT_ABSTAIN_THRESHOLD = 0.42
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+class QuestionError(ValueError):
+    """A question the engine cannot take (empty); the message is for the user."""
+
+
+class Advisor:
+    def __init__(self, settings: Settings, index: KnowledgeIndex | None = None, embedder: Embedder | None = None):
+        self.settings = settings
+        self.embedder = embedder or embedder_for(settings)
+        self.index = index or KnowledgeIndex(KnowledgeStore(settings.store_dir, settings.chroma_url, self.embedder.label))
+        self.threshold = settings.abstain_threshold if settings.abstain_threshold is not None else DEFAULT_ABSTAIN_THRESHOLD
+        self._llm = None
+        if settings.llm_model:
+            from engine.compose_llm import LLMComposer
+
+            self._llm = LLMComposer(settings)
+        self.embedder.embed_one("warm up")  # load the model now, not on the first official's question
+
+    # -- retrieval ----------------------------------------------------------------------------------------------
+
+    def make_query(self, question: str, history: list[Turn] | None = None) -> Query:
+        language = detect_language(question)
+        text = search_text(question, history or [])
+        english = self.index.glossary.english_terms(text, language) if language != "en" else []
+        return Query(text=text, language=language, english_terms=english)
+
+    def search(self, query: Query, top_k: int, filters: Filters | None = None, mode: Mode = "hybrid") -> Retrieval:
+        vector = self.embedder.embed_one(query.dense_text) if mode != "lexical" else None
+        return retrieve(self.index, query, vector, top_k, filters, mode)
+
+    def evidence(self, query: Query, found: Retrieval) -> float:
+        """How well the knowledge base covers the question, in [0, 1]: dense similarity and word coverage."""
+        if not found.passages:
+            return 0.0
+        score = 0.5 * found.dense_top + 0.5 * found.coverage
+        if self._names_unknown_entity(query):
+            score *= 0.5
+        return round(score, 4)
+
+    def _names_unknown_entity(self, query: Query) -> bool:
+        """A place, organisation or year the knowledge base never mentions (\"crime rate in Lisbon in 2025\")."""
+        if any(_YEAR.fullmatch(w) and fold(w) not in self.index.vocabulary for w in words(query.text)):
+            return True
+        if query.language == "de":  # German capitalises every noun, so capitals say nothing there
+            return False
+        names = re.findall(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zà-ÿ]{2,})\b", query.text.strip())
+        return any(t not in self.index.vocabulary for name in names for t in tokens(name))
+
+    # -- answering ----------------------------------------------------------------------------------------------
+
+    def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None,
+            top_k: int | None = None, id: str | None = None) -> Answer:
+        started = time.perf_counter()
+        question = " ".join(question.split())[: self.settings.max_question_chars]
+        if not question:
+            raise QuestionError("The question is empty.")
+        self.index.refresh_if_changed()
+        query = self.make_query(question, history)
+        found = self.search(query, top_k or self.settings.top_k, filters)
+        retrieved_ms = (time.perf_counter() - started) * 1000
+        evidence = self.evidence(query, found)
+        retrieved = [
+            RetrievedPassage(source=p.source, title=p.title, section=p.section, page=p.page, score=s)
+            for p, s in zip(found.passages, found.scores)
+        ]
+        composer = "extractive"
+        if evidence < self.threshold:
+            text, citations, abstained = self._abstention(query.language), [], True
+        else:
+            abstained = False
+            result = None
+            if self._llm is not None:
+                result = self._llm.compose(question, query.language, found.passages, found.scores, history or [])
+                composer = "llm" if result is not None else "extractive-fallback"
+            if result is None:
+                result = self._extractive(question, query, found)
+            text, citations = result
+            if not citations:
+                text, abstained = self._abstention(query.language), True
+        total_ms = (time.perf_counter() - started) * 1000
+        return Answer(
+            id=id, question=question, language=query.language, answer=text, abstained=abstained,
+            citations=citations, retrieved=retrieved, composer=composer, evidence=evidence,
+            timings_ms=Timings(retrieve=round(retrieved_ms, 1), compose=round(total_ms - retrieved_ms, 1),
+                               total=round(total_ms, 1)),
+        )
+
+    def _extractive(self, question: str, query: Query, found: Retrieval) -> tuple[str, list[Citation]]:
+        query_tokens = query.lexical_tokens
+        chosen = compose_extractive.select(self.index, question, found.passages, found.scores, query_tokens)
+        numbering = Numbering(found.passages, found.scores)
+        label = labels(query.language)
+        paragraphs = [" ".join(attach(c.text, [numbering.of(c.passage)]) for c in chosen.direct)]
+        for heading, extra in ((label["what_to_do"], chosen.guidance), (label["example"], chosen.example)):
+            if extra is not None:
+                paragraphs.append(f"**{heading}:** {attach(extra.text, [numbering.of(extra.passage)])}")
+        if query.language != "en" and chosen.direct:
+            paragraphs.append(f"_{label['english_sources']}_")
+        return "\n\n".join(p for p in paragraphs if p), numbering.citations
+
+    def _abstention(self, language: str) -> str:
+        label = labels(language)
+        by_type: dict[str, list[str]] = {}
+        for doc_type, title in self.index.documents:
+            by_type.setdefault(doc_type, []).append(title)
+        lines = [label["abstain"], "", label["can_help"]]
+        for doc_type, titles in by_type.items():
+            name = label["doc_types"].get(doc_type, doc_type)
+            lines.append(f"- {name}: " + "; ".join(titles))
+        return "\n".join(lines)
+
+
+class Numbering:
+    """Citation numbers in order of first use, so `[1]` is the first source the answer leans on."""
+
+    def __init__(self, passages: list[Passage], scores: list[float]):
+        self.passages = passages
+        self.scores = scores
+        self.citations: list[Citation] = []
+        self._numbers: dict[int, int] = {}
+
+    def of(self, passage_index: int) -> int:
+        if passage_index not in self._numbers:
+            p = self.passages[passage_index]
+            n = len(self.citations) + 1
+            self._numbers[passage_index] = n
+            self.citations.append(Citation(n=n, source=p.source, title=p.title, section=p.section, page=p.page,
+                                           url=p.url, score=self.scores[passage_index]))
+        return self._numbers[passage_index]

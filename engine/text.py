@@ -1,0 +1,88 @@
+"""Language-aware text handling shared by retrieval and composition: language detection, tokens for BM25,
+and sentence splitting. Pure functions; no model needed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+LANGUAGES = ("en", "nl", "fr", "de", "es", "it")
+_STEMMER_NAMES = {"en": "english", "nl": "dutch", "fr": "french", "de": "german", "es": "spanish", "it": "italian"}
+
+# Function words per language. They identify the language of a question and carry no topic, so BM25 skips them.
+STOPWORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("""a about after all also am an and any are as at be been before being but by can could did do
+        does doing for from had has have having he her here how i if in into is it its just me more most my no not
+        now of on once only or other our out over own same she should so some such than that the their them then
+        there these they this those through to too under until up very was we were what when where which while who
+        whom why will with would you your yours tell give show explain please much many kind kinds way ways""".split()),
+    "nl": frozenset("""de het een en van in op is dat die voor met zijn niet aan er maar om ook als dan bij nog
+        naar wat wie waar hoe welke wij we ik je jij u uw ons onze hun hebben heeft had kan kunnen moet moeten
+        wordt worden werd door over tot uit of geen meer veel deze dit zo al wel waarom wanneer""".split()),
+    "fr": frozenset("""le la les un une des du de d l et est en que qui dans pour par sur au aux ce cette ces
+        il elle ils elles nous vous je on ne pas plus se sont être avoir a ont comment quel quelle quels quelles
+        quoi pourquoi quand où notre nos votre vos leur leurs avec sans mais ou donc faut peut""".split()),
+    "de": frozenset("""der die das ein eine einen einem einer und ist in zu den dem des von mit für auf nicht
+        sich es wir ihr sie ich du auch als an bei wie was wer wo warum wann welche welcher welches unsere unser
+        ihre sind hat haben wird werden kann können muss müssen oder aber noch nach über um""".split()),
+    "es": frozenset("""el la los las un una unos unas y es en de del que qué por para con se su sus al lo como
+        cómo cuál cuáles cuándo dónde quién porque pero o no más nuestro nuestra nuestros son está están hay ser
+        tiene tienen puede pueden debe deben""".split()),
+    "it": frozenset("""il lo la i gli le un una uno e è di del della dei degli delle in che per con su al alla
+        ai come cosa quale quali quando dove chi perché ma o non più nostro nostra nostri sono ha hanno essere
+        può possono deve devono si""".split()),
+}
+
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“(]?[A-Z0-9ÀÁÂÉÈÍÓÚÜÖÄ])")
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents, so `sécurité` and `securite` meet."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def detect_language(text: str, default: str = "en") -> str:
+    """The question's language among the six we serve, by function words (questions are short; this is robust
+    enough and deterministic)."""
+    tokens = words(text)
+    if not tokens:
+        return default
+    scores = {lang: sum(t in STOPWORDS[lang] for t in tokens) for lang in LANGUAGES}
+    best = max(LANGUAGES, key=lambda lang: (scores[lang], lang == default))
+    return best if scores[best] > 0 else default
+
+
+@lru_cache(maxsize=8)
+def _stemmer(lang: str):
+    return snowballstemmer.stemmer(_STEMMER_NAMES.get(lang, "english"))
+
+
+def _us_to_uk(word: str) -> str:
+    return re.sub(r"iz(e|es|ed|ing|ation|ations)$", r"is\1", word)
+
+
+def tokens(text: str, lang: str = "en") -> list[str]:
+    """BM25 tokens: content words, British spelling, stemmed with the language's Snowball stemmer, folded."""
+    stop = STOPWORDS.get(lang, STOPWORDS["en"]) | STOPWORDS["en"]
+    kept = [_us_to_uk(w) for w in words(text) if w not in stop and (len(w) > 1 or w.isdigit())]
+    return [fold(s) for s in _stemmer(lang).stemWords(kept)]
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a passage; list items and lines stay separate so bullets are not glued together."""
+    out: list[str] = []
+    for line in re.split(r"\n+", text):
+        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
+        if line:
+            out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -30,9 +31,14 @@ def load_model(model: str):
 
 
 class Embedder:
-    def __init__(self, model: str, batch_size: int = 32):
+    """Embeds chunks with sentence-transformers; embeds questions through the ONNX copy of the same model when
+    `cache_dir` holds one (see ingest/onnx_export.py), which spares each new process the slow import."""
+
+    def __init__(self, model: str, batch_size: int = 32, cache_dir: Path | None = None):
         self.model = model
         self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self._fast = None
 
     @property
     def label(self) -> str:
@@ -51,5 +57,35 @@ class Embedder:
         dim = model.get_embedding_dimension()
         return np.vstack(out) if out else np.zeros((0, dim), dtype=np.float32)
 
+    def _onnx_target(self) -> Path | None:
+        from ingest.onnx_export import cache_path, supports_fast_path
+
+        folder = Path(self.model)
+        if self.cache_dir is None or not folder.is_dir() or not supports_fast_path(folder):
+            return None
+        return cache_path(self.cache_dir, folder)
+
+    def ensure_fast_path(self) -> None:
+        """Export the ONNX copy once, while the full model is loaded anyway (after an ingest)."""
+        target = self._onnx_target()
+        if target is not None and not target.exists():
+            from ingest.onnx_export import export
+
+            export(load_model(self.model), Path(self.model), target)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if self._fast is None:
+            target = self._onnx_target()
+            if target is not None and not target.exists():
+                self.ensure_fast_path()
+            if target is not None and target.exists():
+                from ingest.onnx_export import OnnxEncoder
+
+                config = json.loads((Path(self.model) / "sentence_bert_config.json").read_text())
+                self._fast = OnnxEncoder(target, Path(self.model), int(config.get("max_seq_length", 256)))
+            else:
+                self._fast = False
+        return self._fast.encode(texts) if self._fast else self.embed(texts)
+
     def embed_one(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        return self.embed_queries([text])[0]

@@ -47,7 +47,7 @@ class IngestReport:
 
 
 def embedder_for(settings: Settings) -> Embedder:
-    return Embedder(settings.embedding_model_path, settings.embedding_batch_size)
+    return Embedder(settings.embedding_model_path, settings.embedding_batch_size, cache_dir=settings.store_dir / "onnx")
 
 
 def store_for(settings: Settings) -> KnowledgeStore:
@@ -174,6 +174,8 @@ def _ingest_locked(settings, embedder, files, hashes, in_scope, rebuild, progres
             progress("embed", done, len(texts))
 
     vectors = embedder.embed(texts, progress=on_batch) if texts else None
+    if texts:
+        embedder.ensure_fast_path()
     changes: list[DocumentChange] = []
     offset = 0
     for doc, chunks in chunked:

@@ -1,0 +1,31 @@
+"""The query-time ONNX copy of the bundled model must embed exactly like sentence-transformers does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ingest.embedding import Embedder, load_model
+from advisor.settings import bundled_model_path
+
+
+def test_onnx_query_path_reproduces_sentence_transformers(tmp_path):
+    embedder = Embedder(bundled_model_path(), cache_dir=tmp_path)
+    questions = ["Who should coordinate all the partners?", "Wat doet een backbone-organisatie?",
+                 "word " * 400]  # longer than the model's 256 tokens: truncated the same way
+    fast = embedder.embed_queries(questions)
+    assert list(tmp_path.glob("*.onnx")), "the export is cached for the next process"
+    reference = load_model(bundled_model_path()).encode(questions, normalize_embeddings=True)
+    assert fast.shape == (3, 384)
+    assert np.abs(fast - reference).max() < 1e-4
+
+
+def test_models_other_than_mean_pooling_keep_sentence_transformers(tmp_path):
+    from ingest.onnx_export import supports_fast_path
+
+    fake = tmp_path / "cls-model"
+    (fake / "1_Pooling").mkdir(parents=True)
+    (fake / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer"},'
+                                       ' {"type": "sentence_transformers.models.Pooling"}]')
+    (fake / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}')
+    (fake / "tokenizer.json").write_text("{}")
+    assert not supports_fast_path(fake)

@@ -73,7 +73,7 @@ class Advisor:
             return True
         if query.language == "de":  # German capitalises every noun, so capitals say nothing there
             return False
-        names = re.findall(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zà-ÿ]{2,})\b", query.text.strip())
+        names = [w for i, w in enumerate(query.text.split()) if i > 0 and re.fullmatch(r"[A-Z][a-zà-ÿ]{2,}\W*", w)]
         return any(t not in self.index.vocabulary for name in names for t in tokens(name))
 
     # -- answering ----------------------------------------------------------------------------------------------

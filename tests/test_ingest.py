@@ -59,6 +59,12 @@ def kb(tmp_path):
     return make_settings(knowledge, tmp_path / "store")
 
 
+def write_sidecar(document: Path, doc_id: str, title: str, doc_type: str) -> None:
+    document.with_name(document.name + ".yaml").write_text(
+        f"id: {doc_id}\ntitle: {title}\ndoc_type: {doc_type}\nsummary: A generated {doc_type} for the tests.\n"
+        f"updated: 2026-11-25\nsources:\n  - title: Generated\n    url: https://example.org/{document.name}\n")
+
+
 def texts_in(settings) -> list[str]:
     store = pipeline.store_for(settings)
     return [text for _, text, _ in store.all_chunks()]
@@ -199,9 +205,7 @@ def test_pdf_pages_come_back_in_chunk_metadata(kb):
         pdf.add_page()
         pdf.multi_cell(0, 8, f"This page is about {topic}. " * 3)
     pdf.output(str(kb.knowledge_dir / "report.pdf"))
-    (kb.knowledge_dir / "report.pdf.yaml").write_text(
-        "id: test-report\ntitle: Test report\ndoc_type: report\nsummary: A generated report for the tests.\n"
-        "updated: 2026-11-25\nsources:\n  - title: Generated\n    url: https://example.org/report.pdf\n")
+    write_sidecar(kb.knowledge_dir / "report.pdf", "test-report", "Test report", "report")
     assert pipeline.ingest(kb).ok
     pages = {m["page"]: text for _, text, m in pipeline.store_for(kb).all_chunks() if m["source"] == "report.pdf"}
     assert sorted(pages) == [1, 2, 3]
@@ -230,9 +234,7 @@ def test_docx_headings_become_sections(kb):
     document.add_heading("Results", level=1)
     document.add_paragraph("The city reported fewer complaints about nuisance in its parks.")
     document.save(str(kb.knowledge_dir / "guide.docx"))
-    (kb.knowledge_dir / "guide.docx.yaml").write_text(
-        "id: guide\ntitle: Mechelen guide\ndoc_type: guidance\nsummary: A generated Word guide for the tests.\n"
-        "updated: 2026-11-25\nsources:\n  - title: Generated\n    url: https://example.org/guide.docx\n")
+    write_sidecar(kb.knowledge_dir / "guide.docx", "guide", "Mechelen guide", "guidance")
     assert pipeline.ingest(kb).ok
     sections = {m["section"]: text for _, text, m in pipeline.store_for(kb).all_chunks() if m["source"] == "guide.docx"}
     assert set(sections) == {"Integrated approach", "Results"}

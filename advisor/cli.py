@@ -90,6 +90,8 @@ def run_ingest(path: Path | None = None, rebuild: bool = False, show_progress: b
     except Exception as exc:  # StoreError and Chroma's own errors: say what to do, no stack trace
         _fail(str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}")
     _print_problems(report.problems)
+    if report.added or report.updated or report.removed:
+        _sync_changes(settings)
     table = Table(title="Ingest", show_header=True)
     for column in ("added", "updated", "removed", "unchanged", "failed", "chunks", "seconds"):
         table.add_column(column, justify="right")
@@ -119,6 +121,16 @@ def sources() -> None:
     console.print(f"{len(manifest.documents)} documents, {sum(d.chunks for d in manifest.documents.values())} chunks.")
 
 
+def _sync_changes(settings) -> None:
+    """Copy what ingest changed into the question log, where the weekly digest (on any machine) reads it."""
+    from engine.question_log import QuestionLog
+    from ingest.changes import read_runs
+
+    question_log = QuestionLog.from_settings(settings)
+    question_log.sync_knowledge_changes(read_runs(settings.store_dir))
+    question_log.close()
+
+
 def _load_advisor():
     """The engine, after bringing the store up to date with the knowledge folder (a no-op when nothing changed)."""
     from ingest.pipeline import ingest as run
@@ -130,6 +142,7 @@ def _load_advisor():
     except StoreError as exc:
         _fail(str(exc))
     if report.added or report.updated or report.removed:
+        _sync_changes(settings)
         errors.print(f"[dim]Indexed the knowledge base: {len(report.added)} added, {len(report.updated)} updated, "
                      f"{len(report.removed)} removed.[/]")
     if report.problems:
@@ -191,11 +204,13 @@ def ask(question: str | None, as_json: bool, filters: tuple[str, ...], top_k: in
     else:
         items.append((None, question))
     advisor = _load_advisor()
+    record = _question_recorder()
     for item_id, text in items:
         try:
             answer = advisor.ask(text, filters=chosen, top_k=top_k, id=item_id)
         except QuestionError as exc:
             _fail(str(exc))
+        record(answer)
         if as_json:
             click.echo(answer.model_dump_json())
         else:
@@ -207,7 +222,115 @@ def chat() -> None:
     """Talk with the advisor in the terminal; follow-up questions use the conversation so far."""
     from bot.terminal import chat as run_chat
 
-    run_chat(_load_advisor(), console)
+    run_chat(_load_advisor(), console, on_answer=_question_recorder())
+
+
+def _question_recorder():
+    """Logs command-line answers to the question log (platform `cli`, the asker pseudonymised) like any front door."""
+    import getpass
+    import uuid
+
+    from engine.question_log import QuestionLog
+
+    question_log = QuestionLog.from_settings(get_settings())
+    asker = question_log.pseudonym("cli", getpass.getuser())
+
+    def record(answer) -> None:
+        # Batch ids (`--questions`) repeat across runs; the log keys on a fresh id, the output keeps the caller's.
+        logged = answer.model_copy(update={"id": uuid.uuid4().hex})
+        question_log.record_question(logged, platform="cli", channel="terminal", asker=asker,
+                                     latency_ms=answer.timings_ms.total)
+
+    return record
+
+
+@main.command()
+@click.option("--dry-run", "mode", flag_value="dry-run", default=True, help="Print the digests (the default).")
+@click.option("--post", "mode", flag_value="post", help="Post them to the configured channels (for cron).")
+@click.option("--audience", type=click.Choice(["officials", "consultants"]), default=None,
+              help="Only the officials' digest or the consultants' knowledge-gaps report.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per channel.")
+def digest(mode: str, audience: str | None, as_json: bool) -> None:
+    """Build the weekly digest of each channel in ADVISOR_DIGEST_CHANNELS; post it once per channel and week."""
+    from advisor.settings import DigestChannel
+    from digest.deliver import run_digests
+    from digest.render import as_text
+    from engine.question_log import QuestionLog
+
+    settings = get_settings()
+    channels = settings.digest_channels
+    if not channels:
+        if mode == "post":
+            _fail("No digest channels configured: set ADVISOR_DIGEST_CHANNELS (see README, Weekly digest).")
+        channels = [DigestChannel(platform="slack", channel="preview", audience=a) for a in ("officials", "consultants")]
+    posters = _digest_posters(settings, channels) if mode == "post" else None
+    deliveries = run_digests(settings, QuestionLog.from_settings(settings), _load_advisor(), posters=posters,
+                             audience=audience, channels=channels)
+    for delivery in deliveries:
+        if as_json:
+            click.echo(delivery.model_dump_json())
+        else:
+            console.print(f"[bold]{delivery.channel}[/] ({delivery.week}): {delivery.status}")
+            if mode == "dry-run":
+                console.print(as_text(delivery.digest), markup=False, highlight=False)
+                console.print()
+    if any(d.status == "failed" for d in deliveries):
+        sys.exit(1)
+
+
+def _digest_posters(settings, channels) -> dict:
+    from digest.deliver import slack_poster
+
+    makers = {"slack": slack_poster}
+    try:
+        return {platform: makers[platform](settings) for platform in {c.platform for c in channels}}
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@main.group()
+def privacy() -> None:
+    """Data-subject requests: what the question log holds about a person, and erasing it.
+
+    USER is the platform identity, `slack:TEAM_ID:USER_ID`, `teams:TENANT_ID:USER_ID` or `cli:LOGIN`, or the
+    pseudonym itself as shown in logs."""
+
+
+def _person(question_log, user: str) -> str:
+    parts = user.split(":")
+    if len(parts) == 1:
+        return user
+    if parts[0] not in {"slack", "teams", "cli"}:
+        _fail(f"--user {user!r}: use slack:TEAM_ID:USER_ID, teams:TENANT_ID:USER_ID, cli:LOGIN or a pseudonym.")
+    return question_log.pseudonym(*parts)
+
+
+@privacy.command(name="export")
+@click.option("--user", required=True, help="slack:TEAM_ID:USER_ID, teams:TENANT_ID:USER_ID, cli:LOGIN or a pseudonym.")
+def privacy_export(user: str) -> None:
+    """Print, as JSON, everything the question log holds about one person."""
+    import json
+
+    from engine.question_log import QuestionLog
+
+    question_log = QuestionLog.from_settings(get_settings())
+    person = _person(question_log, user)
+    click.echo(json.dumps({"person": person, **question_log.export_person(person)}, default=str, indent=2))
+
+
+@privacy.command(name="forget")
+@click.option("--user", required=True, help="slack:TEAM_ID:USER_ID, teams:TENANT_ID:USER_ID, cli:LOGIN or a pseudonym.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def privacy_forget(user: str, yes: bool) -> None:
+    """Erase one person's questions, feedback and escalations from the question log."""
+    from engine.question_log import QuestionLog
+
+    question_log = QuestionLog.from_settings(get_settings())
+    person = _person(question_log, user)
+    if not yes:
+        click.confirm(f"Erase everything the question log holds about {person}?", abort=True)
+    removed = question_log.forget_person(person)
+    console.print("Removed " + ", ".join(f"{n} {kind}" for kind, n in removed.items()) + f" for {person}.")
 
 
 @main.command(name="eval")
@@ -246,6 +369,51 @@ def evaluate(devset: str | None, as_json: bool, show_failures: bool) -> None:
     if show_failures:
         for failure in report.failures:
             console.print(failure, markup=False)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port of /api/messages (default: ADVISOR_TEAMS_PORT or 3978).")
+@click.option("--allow-anonymous", is_flag=True,
+              help="Serve without verifying requests when no Teams credentials are set (local testing only).")
+@click.pass_context
+def teams(ctx: click.Context, port: int | None, allow_anonymous: bool) -> None:
+    """Serve the Microsoft Teams agent on /api/messages (see docs/teams.md); `teams package` builds the app."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bot.teams.auth import CredentialsMissing
+    from bot.teams.server import run
+
+    try:  # the credentials are checked before the engine loads, so a missing variable is reported at once
+        run(get_settings(), port, allow_anonymous, _load_advisor)
+    except CredentialsMissing as exc:
+        _fail(str(exc))
+
+
+@teams.command(name="package")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="build/teams-app.zip", show_default=True,
+              help="Where to write the zip.")
+def teams_package(output: str) -> None:
+    """Build the Teams app package (manifest and icons, zipped) for a tenant admin to upload."""
+    from bot.teams.package import PackageError, build_package
+
+    try:
+        path = build_package(get_settings(), Path(output))
+    except PackageError as exc:
+        _fail(str(exc))
+    console.print(f"Wrote {path}: upload it in the Teams admin center (docs/teams.md).")
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default ADVISOR_SLACK_PORT, 3000).")
+def slack(port: int | None) -> None:
+    """Run the Slack app: Socket Mode with SLACK_APP_TOKEN, else HTTP on /slack/events (see docs/slack.md)."""
+    from bot.slack.server import SetupError, run
+
+    try:  # the settings are checked before the engine loads, so a missing variable is reported at once
+        run(get_settings(), _load_advisor, port=port)
+    except SetupError as exc:
+        _fail(str(exc))
 
 
 if __name__ == "__main__":

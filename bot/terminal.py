@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Callable
+
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.text import Text
@@ -10,6 +14,8 @@ from engine.messages import labels
 from engine.models import Answer, Turn
 
 EXIT_WORDS = {"exit", "quit", "q", ":q", "bye"}
+
+log = logging.getLogger(__name__)
 
 
 def render(answer: Answer):
@@ -27,8 +33,9 @@ def render(answer: Answer):
     return Group(*parts)
 
 
-def chat(advisor, console: Console, ask_input=input) -> None:
-    """An interactive conversation; earlier turns inform follow-up questions. Empty line or `exit` ends it."""
+def chat(advisor, console: Console, ask_input=input, on_answer: Callable[[Answer], None] | None = None) -> None:
+    """An interactive conversation; earlier turns inform follow-up questions. Empty line or `exit` ends it.
+    `on_answer` sees every answer (the question log)."""
     console.print("[bold]Collective Impact Advisor[/] — ask about Collective Impact for urban security and social "
                   "cohesion. Type [bold]exit[/] to leave.\n")
     history: list[Turn] = []
@@ -44,7 +51,16 @@ def chat(advisor, console: Console, ask_input=input) -> None:
             history.clear()
             console.print("[dim]New conversation.[/]\n")
             continue
-        answer = advisor.ask(question, history=history)
+        try:
+            answer = advisor.ask(question, history=history, id=uuid.uuid4().hex)
+            if on_answer is not None:
+                on_answer(answer)
+        except Exception:  # the conversation goes on; the log has the details under the reference
+            reference = uuid.uuid4().hex[:8]
+            log.exception("Answering failed (reference %s)", reference)
+            console.print(f"[red]Sorry, something went wrong while answering (reference {reference}). "
+                          "Please try again.[/]\n")
+            continue
         console.print(render(answer))
         console.print()
         history.append(Turn(question=question, answer=answer.answer))

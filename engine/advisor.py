@@ -8,6 +8,8 @@ import logging
 import re
 import time
 
+import numpy as np
+
 from advisor.settings import Settings
 from engine import compose_extractive
 from engine.citations import attach
@@ -75,6 +77,25 @@ class Advisor:
             return False
         names = [w for i, w in enumerate(query.text.split()) if i > 0 and re.fullmatch(r"[A-Z][a-zà-ÿ]{2,}\W*", w)]
         return any(t not in self.index.vocabulary for name in names for t in tokens(name))
+
+    # -- what the knowledge base holds (digests, help texts) ---------------------------------------------------
+
+    def passages_of_type(self, doc_type: str) -> list[Passage]:
+        """Every chunk of one document type, in reading order (e.g. the guidance, for a practice point)."""
+        self.index.refresh_if_changed()
+        found = [p for p in self.index.passages.values() if p.doc_type == doc_type]
+        return sorted(found, key=lambda p: (p.source, p.chunk_index))
+
+    def titles(self) -> dict[str, str]:
+        """Title of each indexed document by its source path."""
+        self.index.refresh_if_changed()
+        return {p.source: p.title for p in self.index.passages.values()}
+
+    def similarity(self, texts: list[str]):
+        """Cosine similarities between short texts (the embeddings are normalised): grouping questions by topic."""
+        vectors = self.embedder.embed_queries(texts)
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
+        return vectors @ vectors.T
 
     # -- answering ----------------------------------------------------------------------------------------------
 

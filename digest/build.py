@@ -1,0 +1,158 @@
+"""Building digests from the question log: pure functions over what the log and the knowledge base hold.
+
+Officials get counts grouped by the documents their answers cited, never names and, unless configured, never the
+questions themselves. Consultants get the knowledge gaps: abstentions, answers marked not helpful and escalations,
+grouped by similarity (or, when question text is not stored, by the document that came closest).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from digest.models import Gap, GapsReport, NewDocument, OfficialsDigest, Period, PracticePoint, Theme
+from engine.models import Passage
+from engine.question_log import LoggedEscalation, LoggedFeedback, LoggedQuestion, QuestionLog, scrub
+from engine.text import sentences
+
+MAX_THEMES = 5
+MAX_GAPS = 5
+MAX_EXAMPLES = 3
+# Two questions belong to one gap when their embeddings are at least this close (all-MiniLM-L6-v2 cosine; measured
+# on paraphrase pairs of the development set, which score 0.55-0.85, unrelated questions 0.0-0.35).
+SAME_GAP_SIMILARITY = 0.5
+_SOURCES_LINE = re.compile(r"^\s*Sources?:.*$", re.MULTILINE)
+_HEADING = re.compile(r"^\s*#+ .*$", re.MULTILINE)
+MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+
+class KnowledgeView(Protocol):
+    """What a digest needs from the engine (engine.advisor.Advisor provides it)."""
+
+    def titles(self) -> dict[str, str]: ...
+
+    def passages_of_type(self, doc_type: str) -> list[Passage]: ...
+
+    def similarity(self, texts: list[str]): ...
+
+
+def period_ending(now: dt.datetime, timezone: str) -> Period:
+    """The seven days up to `now`, labelled with the ISO week `now` falls in (in the digest's time zone)."""
+    local = now.astimezone(ZoneInfo(timezone))
+    year, week, _ = local.isocalendar()
+    return Period(week=f"{year}-W{week:02d}", start=now - dt.timedelta(days=7), end=now)
+
+
+def officials_digest(log: QuestionLog, knowledge: KnowledgeView, period: Period, language: str,
+                     show_questions: bool = False) -> OfficialsDigest:
+    questions = log.questions(period.start, period.end)
+    titles = knowledge.titles()
+    answered = [q for q in questions if not q.abstained]
+    examples = [q.question for q in answered if q.question] if show_questions else []
+    return OfficialsDigest(
+        period=period, language=language,
+        new_documents=new_documents(log, period),
+        themes=themes(answered, titles),
+        questions_answered=len(answered),
+        example_questions=list(dict.fromkeys(examples))[:MAX_EXAMPLES],
+        practice=practice_point(knowledge.passages_of_type("guidance"), period),
+    )
+
+
+def new_documents(log: QuestionLog, period: Period) -> list[NewDocument]:
+    """Each document changed in the period once, as it was last changed."""
+    latest: dict[str, NewDocument] = {}
+    for _, change in log.knowledge_changes(period.start, period.end):
+        latest[change.doc_id] = NewDocument(kind=change.kind, title=change.title, summary=change.summary,
+                                            url=change.url, source=change.source)
+    return sorted(latest.values(), key=lambda d: (d.kind != "added", d.title))
+
+
+def themes(answered: Sequence[LoggedQuestion], titles: dict[str, str]) -> list[Theme]:
+    """What people asked about: answered questions counted under the first document their answer cited."""
+    counts = Counter(q.sources[0] for q in answered if q.sources)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], titles.get(kv[0], kv[0])))
+    return [Theme(title=titles.get(source, source), source=source, count=n) for source, n in ranked[:MAX_THEMES]]
+
+
+def practice_point(guidance: Sequence[Passage], period: Period) -> PracticePoint | None:
+    """One practice per week, rotating through the sections of the guidance documents. The first section of each
+    document introduces it (scope and caveats), so it is not a practice."""
+    sections: dict[tuple[str, str], Passage] = {}
+    for passage in guidance:
+        sections.setdefault((passage.source, passage.section), passage)
+    firsts = {next(k for k in sections if k[0] == source) for source, _ in sections}
+    practices = [p for key, p in sections.items() if key not in firsts]
+    if not practices:
+        return None
+    week_number = int(period.week.split("-W")[1]) + 53 * int(period.week[:4])
+    chosen = practices[week_number % len(practices)]
+    body = _SOURCES_LINE.sub("", _HEADING.sub("", chosen.text))
+    text = " ".join(sentences(body)[:2]).strip()
+    # The section's own `Sources:` line names the publication behind this practice; the document's first source
+    # (the passage's url) may be another one.
+    own = [m.group(2) for line in _SOURCES_LINE.findall(chosen.text) for m in MARKDOWN_LINK.finditer(line)]
+    return PracticePoint(title=chosen.title, section=chosen.section, text=text, source=chosen.source,
+                         url=own[0] if own else chosen.url)
+
+
+def gaps_report(log: QuestionLog, knowledge: KnowledgeView, period: Period, language: str) -> GapsReport:
+    asked = log.questions(period.start, period.end)
+    known = {q.id: q for q in log.questions()}
+    unhelpful = [f for f in log.feedback(period.start, period.end) if not f.helpful and f.question_id in known]
+    escalated = [e for e in log.escalations(period.start, period.end) if e.question_id in known]
+    flagged = {q.id for q in asked if q.abstained} | {f.question_id for f in unhelpful} | \
+              {e.question_id for e in escalated}
+    items = sorted((known[i] for i in flagged), key=lambda q: q.at)
+    comments = [scrub(f.comment) for f in unhelpful if f.comment] if log.store_text else []
+    return GapsReport(period=period, language=language, questions_asked=len(asked),
+                      gaps=gaps(items, unhelpful, escalated, knowledge), comments=comments[:MAX_EXAMPLES * 2])
+
+
+def gaps(items: Sequence[LoggedQuestion], unhelpful: Sequence[LoggedFeedback],
+         escalated: Sequence[LoggedEscalation], knowledge: KnowledgeView) -> list[Gap]:
+    titles = knowledge.titles()
+    not_helpful_ids = {f.question_id for f in unhelpful}
+    escalated_ids = {e.question_id for e in escalated}
+    groups = _group_by_text([q for q in items if q.question], knowledge) + \
+        _group_by_closest([q for q in items if not q.question])
+    found = []
+    for group in groups:
+        closest = Counter(source for q in group for source in q.closest[:1] + q.sources[:1])
+        found.append(Gap(
+            count=len(group),
+            abstained=sum(q.abstained for q in group),
+            not_helpful=sum(q.id in not_helpful_ids for q in group),
+            escalated=sum(q.id in escalated_ids for q in group),
+            examples=list(dict.fromkeys(q.question for q in group if q.question))[:MAX_EXAMPLES],
+            closest=[titles.get(s, s) for s, _ in closest.most_common(MAX_EXAMPLES)],
+        ))
+    return sorted(found, key=lambda g: -g.count)[:MAX_GAPS]
+
+
+def _group_by_text(items: list[LoggedQuestion], knowledge: KnowledgeView) -> list[list[LoggedQuestion]]:
+    """Greedy average-link grouping: each question joins the group it is on average closest to, if close enough."""
+    if not items:
+        return []
+    similar = knowledge.similarity([q.question for q in items])
+    groups: list[list[int]] = []
+    for i in range(len(items)):
+        scored = [(float(similar[i, members].mean()), g) for g, members in enumerate(groups)]
+        best = max(scored, default=(0.0, -1))
+        if best[0] >= SAME_GAP_SIMILARITY:
+            groups[best[1]].append(i)
+        else:
+            groups.append([i])
+    return [[items[i] for i in members] for members in groups]
+
+
+def _group_by_closest(items: list[LoggedQuestion]) -> list[list[LoggedQuestion]]:
+    """Without question text, the document retrieval found closest is the best hint of what the gap is about."""
+    groups: dict[str, list[LoggedQuestion]] = {}
+    for q in items:
+        groups.setdefault((q.closest or q.sources or [""])[0], []).append(q)
+    return list(groups.values())

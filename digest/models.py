@@ -1,0 +1,84 @@
+"""What a digest says, independent of where it is posted: the officials' digest and the consultants' gaps report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel
+
+Audience = Literal["officials", "consultants"]
+
+
+class Period(BaseModel):
+    """The week a digest reports on: `week` is its ISO label (e.g. 2026-W48), the key for "once per week"."""
+
+    week: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+class NewDocument(BaseModel):
+    kind: Literal["added", "updated", "removed"]
+    title: str
+    summary: str
+    url: str
+    source: str
+
+
+class Theme(BaseModel):
+    """Questions whose answers leaned on the same document."""
+
+    title: str
+    source: str
+    count: int
+
+
+class PracticePoint(BaseModel):
+    title: str
+    section: str
+    text: str
+    source: str
+    url: str
+
+
+class OfficialsDigest(BaseModel):
+    audience: Literal["officials"] = "officials"
+    period: Period
+    language: str
+    new_documents: list[NewDocument]
+    themes: list[Theme]
+    questions_answered: int
+    example_questions: list[str]
+    practice: PracticePoint | None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.new_documents or self.themes or self.questions_answered)
+
+
+class Gap(BaseModel):
+    """Questions the knowledge base served badly, grouped by similarity, with the documents that came closest."""
+
+    count: int
+    abstained: int
+    not_helpful: int
+    escalated: int
+    examples: list[str]
+    closest: list[str]
+
+
+class GapsReport(BaseModel):
+    audience: Literal["consultants"] = "consultants"
+    period: Period
+    language: str
+    questions_asked: int
+    gaps: list[Gap]
+    comments: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.gaps
+
+
+Digest = OfficialsDigest | GapsReport

@@ -1,0 +1,189 @@
+"""The weekly digest and the question log behind it: built from seeded questions, feedback and knowledge changes
+with a frozen clock, on the real engine and a real SQLite state store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.settings import DigestChannel
+from digest.build import gaps_report, officials_digest, period_ending
+from digest.deliver import run_digests
+from digest.render import SLACK_MAX_BLOCKS, SLACK_SECTION_CHARS, as_text, slack_blocks, teams_card
+from engine.question_log import QuestionLog
+from ingest.changes import DocumentChange, IngestRun
+
+NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)  # Monday 09:00 in Brussels, ISO week 48
+PRIVATE = "Can jane.doe@city.example or +32 470 12 34 56 tell @Jan Peeters how a backbone works?"
+
+
+@pytest.fixture
+def question_log(tmp_path):
+    return lambda store_text=False: QuestionLog(f"sqlite:///{tmp_path / 'state.db'}", salt="test", store_text=store_text)
+
+
+def seed(log: QuestionLog, advisor, question: str, days_ago: float, asker: str = "u1") -> str:
+    answer = advisor.ask(question, id=uuid.uuid4().hex)
+    return log.record_question(answer, platform="slack", channel="C1", asker=log.pseudonym("slack", "T1", asker),
+                               at=NOW - dt.timedelta(days=days_ago))
+
+
+def test_officials_digest_reports_changes_themes_and_a_practice_without_question_text(question_log, advisor):
+    log = question_log(store_text=False)
+    for question in ("What does a backbone organisation do?", "Which functions does the backbone team perform?",
+                     "What do backbone staff do all day?", "How did Memphis reduce violent crime?"):
+        seed(log, advisor, question, days_ago=2)
+    seed(log, advisor, "What is shared measurement?", days_ago=20)  # before this week
+    log.sync_knowledge_changes([IngestRun(at=NOW - dt.timedelta(days=1), changes=[
+        DocumentChange(kind="added", doc_id="case-lyon", source="cases/lyon.md", title="Lyon night economy",
+                       summary="How Lyon set up a backbone.", url="https://example.org/lyon")])])
+
+    digest = officials_digest(log, advisor, period_ending(NOW, "Europe/Brussels"), "en", show_questions=True)
+
+    assert digest.period.week == "2026-W48"
+    assert [d.title for d in digest.new_documents] == ["Lyon night economy"]
+    assert digest.questions_answered == 4
+    assert sum(t.count for t in digest.themes) == 4
+    assert digest.themes[0].count >= 2  # the backbone questions land on the same document
+    assert digest.practice is not None and digest.practice.source.startswith("guidance/")
+    assert digest.practice.url.startswith("http")
+    text = as_text(digest)
+    assert "Lyon night economy" in text and "Practice point of the week" in text
+    assert digest.example_questions == [] and "all day" not in text
+
+
+def test_practice_point_rotates_week_by_week(advisor):
+    from digest.build import practice_point
+
+    guidance = advisor.passages_of_type("guidance")
+    weeks = [period_ending(NOW + dt.timedelta(weeks=n), "Europe/Brussels") for n in range(4)]
+    points = [practice_point(guidance, w).section for w in weeks]
+    assert len(set(points)) == 4
+
+
+def test_gaps_report_groups_similar_questions_and_scrubs_them(question_log, advisor):
+    log = question_log(store_text=True)
+    for question in ("What is the parking tax rate in Ghent?", "How high are the parking taxes in Ghent?",
+                     "Who won the football match last night?"):
+        seed(log, advisor, question, days_ago=1)
+    unhelpful = seed(log, advisor, PRIVATE, days_ago=1)
+    log.record_feedback(unhelpful, rater="r1", helpful=False, comment="Mail me at jane.doe@city.example",
+                        at=NOW - dt.timedelta(days=1))
+    escalated = seed(log, advisor, "How did Memphis reduce violent crime?", days_ago=1)
+    log.record_escalation(escalated, platform="slack", channel="C1", asker="u1", at=NOW - dt.timedelta(days=1))
+
+    report = gaps_report(log, advisor, period_ending(NOW, "Europe/Brussels"), "en")
+
+    assert report.questions_asked == 5
+    assert sum(g.count for g in report.gaps) == 5
+    parking = next(g for g in report.gaps if any("parking" in e for e in g.examples))
+    assert parking.count == 2 and parking.abstained == 2
+    assert sum(g.not_helpful for g in report.gaps) == 1 and sum(g.escalated for g in report.gaps) == 1
+    text = as_text(report)
+    assert "jane.doe" not in text and "470" not in text and "Jan Peeters" not in text
+    assert "[email]" in text and "[name]" in text
+    assert all(g.closest for g in report.gaps)
+
+
+def test_gaps_without_stored_text_group_by_closest_document(question_log, advisor):
+    log = question_log(store_text=False)
+    for question in ("What is the parking tax rate in Ghent?", "Who won the football match last night?"):
+        seed(log, advisor, question, days_ago=1)
+    report = gaps_report(log, advisor, period_ending(NOW, "Europe/Brussels"), "nl")
+    assert sum(g.count for g in report.gaps) == 2
+    assert all(g.examples == [] for g in report.gaps)
+    text = as_text(report)
+    assert "Kennislacunes" in text and "parking" not in text
+
+
+def test_quiet_week_says_so_in_one_line(question_log, advisor):
+    log = question_log()
+    period = period_ending(NOW, "Europe/Brussels")
+    assert "Rien de nouveau" in as_text(officials_digest(log, advisor, period, "fr")) or \
+        "bonne pratique" in as_text(officials_digest(log, advisor, period, "fr"))
+    assert "No knowledge gaps this week" in as_text(gaps_report(log, advisor, period, "en"))
+
+
+def test_renderings_respect_platform_limits(question_log, advisor):
+    log = question_log(store_text=True)
+    long_question = "How does a backbone organisation coordinate partners? " * 60
+    for n in range(8):
+        seed(log, advisor, f"{long_question} Variant {n}: what is the tax rate on dogs in Lille?", days_ago=1)
+    report = gaps_report(log, advisor, period_ending(NOW, "Europe/Brussels"), "en")
+    blocks = slack_blocks(report)
+    assert len(blocks) <= SLACK_MAX_BLOCKS
+    assert all(len(b["text"]["text"]) <= SLACK_SECTION_CHARS for b in blocks if b["type"] == "section")
+    card = teams_card(report)
+    assert card["version"] == "1.5" and card["body"][0]["text"].startswith("Knowledge gaps")
+
+
+def test_posting_is_once_per_channel_and_week_and_a_failed_post_is_retried(question_log, advisor, kb_settings):
+    log = question_log()
+    settings = kb_settings.model_copy(update={"digest_channels": [
+        DigestChannel(platform="slack", channel="C-OFF", audience="officials", language="nl"),
+        DigestChannel(platform="slack", channel="C-CONS", audience="consultants")]})
+    posted: list[str] = []
+    fail = {"C-CONS"}
+
+    def poster(channel, digest):
+        if channel.channel in fail:
+            raise ConnectionError("Slack is down")
+        posted.append(channel.channel)
+        return f"{channel.channel}:{len(posted)}"
+
+    first = run_digests(settings, log, advisor, posters={"slack": poster}, now=NOW)
+    assert [d.status for d in first] == ["posted", "failed"]
+    fail.clear()
+    second = run_digests(settings, log, advisor, posters={"slack": poster}, now=NOW + dt.timedelta(hours=1))
+    assert [d.status for d in second] == ["already-posted", "posted"]
+    assert posted == ["C-OFF", "C-CONS"]
+    assert log.digest_message("slack:C-OFF:officials", "2026-W48") == "C-OFF:1"
+    next_week = run_digests(settings, log, advisor, posters={"slack": poster}, now=NOW + dt.timedelta(days=7))
+    assert [d.status for d in next_week] == ["posted", "posted"]
+
+
+def test_a_claim_left_by_a_crashed_run_is_taken_over(question_log):
+    log = question_log()
+    assert log.claim_digest("slack:C1:officials", "2026-W48")
+    assert not log.claim_digest("slack:C1:officials", "2026-W48")  # a concurrent run
+    assert log.claim_digest("slack:C1:officials", "2026-W48", stale_after=dt.timedelta(0))  # the crashed one
+    log.mark_digest_posted("slack:C1:officials", "2026-W48", "ts-1")
+    assert not log.claim_digest("slack:C1:officials", "2026-W48", stale_after=dt.timedelta(0))
+
+
+def test_retention_removes_old_rows_and_keeps_recent_ones(question_log, advisor, kb_settings):
+    log = question_log()
+    old = seed(log, advisor, "What is shared measurement?", days_ago=200)
+    log.record_feedback(old, rater="r1", helpful=True)
+    recent = seed(log, advisor, "What is a common agenda?", days_ago=3)
+    log.record_feedback(recent, rater="r1", helpful=True)
+    run_digests(kb_settings, log, advisor, posters={}, channels=[], now=NOW)
+    assert [q.id for q in log.questions()] == [recent]
+    assert [f.question_id for f in log.feedback()] == [recent]
+
+
+def test_privacy_export_and_forget_by_platform_identity(question_log, advisor, kb_settings, monkeypatch, tmp_path):
+    from advisor.cli import main
+    from advisor.settings import get_settings
+
+    log = question_log()
+    mine = seed(log, advisor, "What is a common agenda?", days_ago=1, asker="U-ME")
+    theirs = seed(log, advisor, "What is shared measurement?", days_ago=1, asker="U-OTHER")
+    log.record_feedback(theirs, rater=log.pseudonym("slack", "T1", "U-ME"), helpful=False)
+    monkeypatch.setenv("ADVISOR_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv("ADVISOR_PSEUDONYM_SALT", "test")
+    get_settings.cache_clear()
+    try:
+        exported = CliRunner().invoke(main, ["privacy", "export", "--user", "slack:T1:U-ME"])
+        assert exported.exit_code == 0, exported.output
+        data = json.loads(exported.output)
+        assert [q["id"] for q in data["questions"]] == [mine] and len(data["feedback"]) == 1
+        forgot = CliRunner().invoke(main, ["privacy", "forget", "--user", "slack:T1:U-ME", "--yes"])
+        assert forgot.exit_code == 0, forgot.output
+    finally:
+        get_settings.cache_clear()
+    assert [q.id for q in log.questions()] == [theirs] and log.feedback() == []

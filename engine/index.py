@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from engine.glossary import Glossary, parse_rows
+from engine.glossary import Glossary, is_translation_table, parse_rows
 from engine.models import Filters, Passage
 from engine.text import tokens
 from ingest.manifest import manifest_path
@@ -50,6 +50,8 @@ class KnowledgeIndex:
         self.chunk_tokens = {cid: set(toks) for cid, toks in zip(self.ids, corpus)}
         self.vocabulary = set().union(*self.chunk_tokens.values())
         self.glossary = Glossary(parse_rows(p.text for p in self.passages.values() if p.doc_type == "glossary"))
+        self.translation_table = {cid for cid, p in self.passages.items()
+                                  if p.doc_type == "glossary" and is_translation_table(p.text)}
         self.documents = sorted({(m["doc_type"], m["title"]) for m in self.meta.values()})
         self._loaded_stamp = self._stamp()
 

@@ -4,6 +4,7 @@ neighbouring chunks of one section joined, so each passage the composer sees is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,6 +13,7 @@ from engine.models import Filters, Passage
 from engine.text import tokens
 
 RRF_K = 60
+_NAME = re.compile(r"[A-Z][\w'’-]*\W*")
 CANDIDATES = 30
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -23,6 +25,8 @@ class Query:
     text: str
     language: str
     english_terms: list[str] = field(default_factory=list)
+    about_terms: bool = False  # the question asks about terminology, so the translation table may answer it
+    asked: str = ""  # the question itself, without instruction clauses or earlier turns
 
     @property
     def dense_text(self) -> str:
@@ -58,6 +62,11 @@ def retrieve(index: KnowledgeIndex, query: Query, vector, top_k: int, filters: F
     lexical_tokens = query.lexical_tokens
     dense_hits = index.dense(vector, CANDIDATES, filters) if mode != "lexical" and vector is not None else []
     lexical_hits = index.lexical(lexical_tokens, CANDIDATES, filters) if mode != "dense" else []
+    if not query.about_terms:
+        # The table holds every key term in six languages, so it matches any question in any language; it is
+        # there to expand queries, not to answer them.
+        dense_hits = [h for h in dense_hits if h[0] not in index.translation_table]
+        lexical_hits = [h for h in lexical_hits if h[0] not in index.translation_table]
     rankings = [[cid for cid, _ in hits] for hits in (dense_hits, lexical_hits) if hits]
     fused = rrf(rankings)
     best_possible = len(rankings) / (RRF_K + 1) if rankings else 1.0
@@ -81,7 +90,23 @@ def retrieve(index: KnowledgeIndex, query: Query, vector, top_k: int, filters: F
 
     dense_top = max((sim for _, sim in dense_hits), default=0.0)
     top_ids = [i for p in passages[:3] for i in p.ids]
-    return Retrieval(passages, scores, dense_top, index.coverage(lexical_tokens, top_ids))
+    return Retrieval(passages, scores, dense_top, index.coverage(_coverage_tokens(index, query), top_ids))
+
+
+def _coverage_tokens(index: KnowledgeIndex, query: Query) -> list[str]:
+    """The topic words the best passages should contain. Names (capitalised words after the first) are left out:
+    "the weather in Brussels" is not covered because Brussels is. For a question in another language the words
+    are its glossary terms in English plus the words the English knowledge base knows; its own words would count
+    as missing from every passage."""
+    if query.language == "en" or not query.english_terms:
+        wanted = query.lexical_tokens
+    else:
+        known = [t for t in query.lexical_tokens if t in index.vocabulary]
+        wanted = list(dict.fromkeys(tokens(" ".join(query.english_terms)) + known))
+    if query.language == "de":  # German capitalises every noun, so capitals do not mark names there
+        return wanted
+    names = {t for i, w in enumerate(query.text.split()) if i > 0 and _NAME.fullmatch(w) for t in tokens(w)}
+    return [t for t in wanted if t not in names] or wanted
 
 
 def _join_with_neighbours(index: KnowledgeIndex, cid: str, fused: dict[str, float], used: set[str]) -> Passage:

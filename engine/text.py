@@ -47,8 +47,14 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# French and Italian elide articles and prepositions into the next word (l'impact, dell'impatto); the word
+# itself is what retrieval and the glossary need.
+_ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|dell|dall|nell|sull|all|coll|un|quest|quell)['’]",
+                      re.IGNORECASE)
+
+
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return _WORD.findall(_ELISION.sub(" ", text.lower()))
 
 
 def detect_language(text: str, default: str = "en") -> str:

@@ -408,7 +408,8 @@ def teams_package(output: str) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default ADVISOR_SLACK_PORT, 3000).")
 def slack(port: int | None) -> None:
     """Run the Slack app: Socket Mode with SLACK_APP_TOKEN, else HTTP on /slack/events (see docs/slack.md)."""
-    from bot.slack.server import SetupError, run
+    from bot.slack.app import SetupError
+    from bot.slack.server import run
 
     try:  # the settings are checked before the engine loads, so a missing variable is reported at once
         run(get_settings(), _load_advisor, port=port)

@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator,
                         UniqueConstraint, create_engine, delete, event, func, select, text, update)
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from advisor.settings import Settings
@@ -222,7 +222,10 @@ class QuestionLog:
             Path(database.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(url)
         self.store_text = store_text
-        _Base.metadata.create_all(self.engine)
+        try:
+            _Base.metadata.create_all(self.engine)
+        except OperationalError:  # another process created the tables between our check and our CREATE
+            _Base.metadata.create_all(self.engine)
         self._salt = salt or self._shared_salt()
 
     @classmethod

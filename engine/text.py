@@ -5,8 +5,8 @@ and sentence splitting. Pure functions; no model needed.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
-from functools import lru_cache
 
 import snowballstemmer
 
@@ -68,9 +68,15 @@ def detect_language(text: str, default: str = "en") -> str:
     return best if scores[best] > 0 else default
 
 
-@lru_cache(maxsize=8)
+_local = threading.local()
+
+
 def _stemmer(lang: str):
-    return snowballstemmer.stemmer(_STEMMER_NAMES.get(lang, "english"))
+    # A Snowball stemmer keeps state between calls, so every thread (front doors answer concurrently) has its own.
+    stemmers = _local.__dict__.setdefault("stemmers", {})
+    if lang not in stemmers:
+        stemmers[lang] = snowballstemmer.stemmer(_STEMMER_NAMES.get(lang, "english"))
+    return stemmers[lang]
 
 
 def _us_to_uk(word: str) -> str:

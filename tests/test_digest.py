@@ -187,3 +187,51 @@ def test_privacy_export_and_forget_by_platform_identity(question_log, advisor, k
     finally:
         get_settings.cache_clear()
     assert [q.id for q in log.questions()] == [theirs] and log.feedback() == []
+
+
+def test_schedule_runs_only_with_channels_and_survives_a_failing_job(kb_settings):
+    from digest.schedule import start_digest_schedule
+
+    assert start_digest_schedule(kb_settings, lambda: None) is None
+    configured = kb_settings.model_copy(update={"digest_channels": [DigestChannel(platform="slack", channel="C1")]})
+    scheduler = start_digest_schedule(configured, lambda: 1 / 0)
+    try:
+        job = scheduler.get_job("weekly-digest")
+        assert str(job.trigger.timezone) == "Europe/Brussels"
+        assert job.next_run_time.weekday() == 0 and job.next_run_time.hour == 9
+        job.func()  # a failing digest is logged, not raised into the front door
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_two_concurrent_digest_posts_send_one_message_per_channel(kb_settings, tmp_path):
+    """Two `advisor digest --post` processes (two cron hosts) against the local stand-in for Slack's Web API:
+    Slack cannot be reached from tests, so the stand-in records what would have been posted."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.slack_support import TOKEN, FakeSlack
+
+    slack = FakeSlack().start()
+    try:
+        env = {**os.environ, "ADVISOR_KNOWLEDGE_DIR": str(kb_settings.knowledge_dir),
+               "ADVISOR_STORE_DIR": str(kb_settings.store_dir),
+               "ADVISOR_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+               "ADVISOR_DIGEST_CHANNELS": json.dumps([
+                   {"platform": "slack", "channel": "C0OFFICIALS", "audience": "officials", "language": "fr"},
+                   {"platform": "slack", "channel": "C0CONSULT", "audience": "consultants"}]),
+               "SLACK_BOT_TOKEN": TOKEN, "ADVISOR_SLACK_API_URL": slack.api_url}
+        command = [sys.executable, "-m", "advisor.cli", "digest", "--post", "--json"]
+        runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+        outputs = [run.communicate(timeout=300) for run in runs]
+        assert all(run.returncode == 0 for run in runs), outputs
+        posts = slack.calls_to("chat.postMessage")
+        assert sorted(call.params["channel"] for call in posts) == ["C0CONSULT", "C0OFFICIALS"]
+        officials = next(call for call in posts if call.params["channel"] == "C0OFFICIALS")
+        assert officials.params["blocks"][0]["text"]["text"].startswith("Collective Impact Advisor : synthèse")
+        statuses = sorted(json.loads(line)["status"] for out, _ in outputs for line in out.splitlines())
+        assert statuses == ["already-posted", "already-posted", "posted", "posted"]
+    finally:
+        slack.stop()

@@ -1,0 +1,33 @@
+"""The Slack app's own words (bot/slack/labels.yaml) in the language of the question or of the channel."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from engine.text import detect_language
+
+_LABELS = Path(__file__).with_name("labels.yaml")
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, dict]:
+    return yaml.safe_load(_LABELS.read_text(encoding="utf-8"))
+
+
+def texts(language: str) -> dict:
+    """The word set for a language, English for a language we do not serve."""
+    table = _table()
+    return table.get(language, table["en"])
+
+
+def language_of(question: str, hint: str | None) -> str:
+    """The question's language; the channel's language when the question does not tell (short or empty)."""
+    return detect_language(question, default=hint or "en")
+
+
+def help_words() -> set[str]:
+    """The words that ask for the help, one per language served (`/advisor help`, `/advisor hilfe`, …)."""
+    return {words["help_word"] for words in _table().values()}

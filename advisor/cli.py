@@ -279,9 +279,9 @@ def digest(mode: str, audience: str | None, as_json: bool) -> None:
 
 
 def _digest_posters(settings, channels) -> dict:
-    from digest.deliver import slack_poster
+    from digest.deliver import slack_poster, teams_poster
 
-    makers = {"slack": slack_poster}
+    makers = {"slack": slack_poster, "teams": teams_poster}
     try:
         return {platform: makers[platform](settings) for platform in {c.platform for c in channels}}
     except ValueError as exc:

@@ -155,9 +155,8 @@ class Settings(BaseSettings):
     teams_port: int = Field(3978, ge=1, le=65535, description="Port of /api/messages.")
     teams_history_turns: int = Field(3, ge=0, le=20, description="Earlier turns a follow-up question may use.")
     teams_engine_concurrency: int = Field(
-        1, ge=1, le=32, description="Questions answered at the same time by one process. The engine is CPU-bound, "
-                                    "and its stemmers are shared between threads: keep 1 unless the engine says "
-                                    "it is thread-safe.")
+        2, ge=1, le=32, description="Questions answered at the same time by one process (the engine is CPU-bound: "
+                                    "about one per core).")
     teams_consultants_conversation: str | None = Field(
         None, description="Conversation id of the consultants' Teams channel (the agent must be added there); "
                           "'Ask a consultant' posts the question and answer to it.")

@@ -99,3 +99,17 @@ def slack_poster(settings: Settings) -> Poster:
         return f"{response['channel']}:{response['ts']}"
 
     return post
+
+
+def teams_poster(settings: Settings, allow_anonymous: bool = False) -> Poster:
+    """Posts an Adaptive Card proactively into a Teams conversation the agent saved when it was added there."""
+    import asyncio
+
+    from bot.teams.references import send_proactive
+    from digest.render import teams_card
+
+    def post(channel: DigestChannel, digest: Digest) -> str:
+        return asyncio.run(send_proactive(settings, channel.channel, teams_card(digest),
+                                          allow_anonymous=allow_anonymous))
+
+    return post

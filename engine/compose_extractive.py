@@ -18,6 +18,13 @@ _NUMERIC_QUESTION = re.compile(
     r"\b(how many|how much|when|what year|which year|number|figure|percent|per ?cent|rate|hoeveel|wanneer|combien|"
     r"quand|wie viele|wann|cuánt|cuando|quant|quando)\b", re.IGNORECASE)
 _NOT_PROSE = re.compile(r"^\s*(\||#|sources?\s*:)", re.IGNORECASE)
+# A sentence opening with a pronoun leans on the one before it, which the answer may not show.
+_DANGLING = re.compile(r"^(they|it|its|this|these|those|such|he|she|his|her|their|that|both|here|there)\b",
+                       re.IGNORECASE)
+# Sentences about the document itself ("this document", "see below") say little out of context.
+_SELF_REFERENCE = re.compile(r"\b(this (document|section|file|page)|below|above)\b", re.IGNORECASE)
+DANGLING_FACTOR, SELF_REFERENCE_FACTOR = 0.6, 0.8
+_FIGURE = re.compile(r"\d[\d.,]*\d|\d")
 
 
 @dataclass
@@ -52,14 +59,22 @@ def _candidates(index: KnowledgeIndex, passages: list[Passage], passage_scores: 
             score = overlap + 0.35 * prior + (0.05 if position == 0 else 0.0)
             if numeric and re.search(r"\d", sentence):
                 score += 0.1
+            if _DANGLING.match(sentence):
+                score *= DANGLING_FACTOR
+            if _SELF_REFERENCE.search(sentence):
+                score *= SELF_REFERENCE_FACTOR
             out.append(Candidate(sentence, pi, score, toks))
     return sorted(out, key=lambda c: (-c.score, c.passage, c.text))
 
 
 def _redundant(candidate: Candidate, chosen: list[Candidate]) -> bool:
+    """Mostly the same words, or the same figures (two sources quoting one statistic)."""
+    figures = {f for f in _FIGURE.findall(candidate.text) if len(f) > 2}
     for other in chosen:
         union = candidate.tokens | other.tokens
         if union and len(candidate.tokens & other.tokens) / len(union) > 0.5:
+            return True
+        if len(figures & set(_FIGURE.findall(other.text))) >= 2:
             return True
     return False
 

@@ -1,4 +1,4 @@
-"""The Slack app's own words (bot/slack/labels.yaml) in the language of the question or of the channel."""
+"""The Slack app's words (prompts/front_door.yaml, shared with Teams, and bot/slack/labels.yaml) in the language of the question or of the channel."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from engine.messages import labels
 from engine.text import detect_language
 
 _LABELS = Path(__file__).with_name("labels.yaml")
@@ -18,9 +19,10 @@ def _table() -> dict[str, dict]:
 
 
 def texts(language: str) -> dict:
-    """The word set for a language, English for a language we do not serve."""
+    """The word set for a language (the words shared with Teams plus Slack's own), English for a language we do
+    not serve."""
     table = _table()
-    return table.get(language, table["en"])
+    return {**labels(language, "front_door.yaml"), **table.get(language, table["en"])}
 
 
 def language_of(question: str, hint: str | None) -> str:

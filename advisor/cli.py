@@ -133,12 +133,16 @@ def _sync_changes(settings) -> None:
 
 def _load_advisor():
     """The engine, after bringing the store up to date with the knowledge folder (a no-op when nothing changed)."""
+    from ingest.pipeline import IngestReport
     from ingest.pipeline import ingest as run
-    from ingest.store import StoreError
+    from ingest.store import IngestRunning, StoreError
 
     settings = get_settings()
     try:
         report = run(settings)
+    except IngestRunning:  # a consultant is re-ingesting: answer from what is indexed, it refreshes when done
+        errors.print("[yellow]An ingest is running; answering from the knowledge base as indexed so far.[/]")
+        report = IngestReport()
     except StoreError as exc:
         _fail(str(exc))
     if report.added or report.updated or report.removed:

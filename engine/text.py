@@ -90,6 +90,16 @@ def tokens(text: str, lang: str = "en") -> list[str]:
     return [fold(s) for s in _stemmer(lang).stemWords(kept)]
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?][\"”’)]*$")
+
+
+def names(text: str) -> list[str]:
+    """Capitalised words that do not open a sentence: in English and most of our languages, the names of places,
+    people and organisations (German capitalises every noun; callers decide)."""
+    split = text.split()
+    return [w for prev, w in zip(["."] + split, split) if w[:1].isupper() and not _ENDS_SENTENCE.search(prev)]
+
+
 def sentences(text: str) -> list[str]:
     """Sentences of a passage; list items and lines stay separate so bullets are not glued together."""
     out: list[str] = []

@@ -43,6 +43,9 @@ def test_every_sentence_carries_a_citation_that_is_listed(advisor, question):
     "Who won the Champions League final?",
     "Write me a Python function that sorts a list.",
     "How do I reset my Outlook password?",
+    # Questions that share words or a place with the knowledge base but are not about it.
+    "What is the capital of Australia?",
+    "What is the population of Canada?",
 ])
 def test_out_of_scope_questions_are_declined_plainly(advisor, question):
     answer = advisor.ask(question)

@@ -11,7 +11,7 @@ import re
 from microsoft_agents.activity import Activity, ActivityTypes
 
 PERSONAL = "personal"
-_AT_TAG = re.compile(r"</?at>", re.IGNORECASE)
+_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 
 
 def base_conversation_id(conversation_id: str) -> str:
@@ -40,20 +40,14 @@ def should_respond(activity: Activity) -> bool:
 
 
 def question_text(activity: Activity, max_chars: int) -> str:
-    """The question without the agent's own mention; other people's mentions keep their names, minus the tags.
+    """The question without the agent's mention and without people's mentions: names mean nothing to the engine
+    (it would look for them in the knowledge base) and are personal, so they are neither searched nor stored
+    (as in Slack).
 
     Cut to `max_chars` here too, so an oversized message costs nothing downstream.
     """
-    text = activity.remove_recipient_mention()
-    text = html.unescape(_AT_TAG.sub("", text))
-    return " ".join(text.split())[:max_chars]
-
-
-def mentioned_people(activity: Activity) -> list[str]:
-    """Names of the people (not the agent) @mentioned in the question, for scrubbing before it is stored."""
-    recipient = activity.recipient.id if activity.recipient else None
-    return [m.mentioned.name for m in activity.get_mentions()
-            if m.mentioned and m.mentioned.id != recipient and m.mentioned.name]
+    text = _MENTION.sub(" ", activity.remove_recipient_mention())
+    return " ".join(html.unescape(text).split())[:max_chars]
 
 
 def user_id(activity: Activity) -> str:

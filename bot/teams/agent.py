@@ -26,7 +26,7 @@ from microsoft_agents.hosting.core.app.adaptive_card import factory
 
 from advisor.settings import Settings
 from bot.teams.activities import (PERSONAL, agent_added, agent_removed, base_conversation_id, conversation_type,
-                                  locale_language, mentioned_people, question_text, should_respond, user_id)
+                                  locale_language, question_text, should_respond, user_id)
 from bot.teams.cards import (CARD_CONTENT_TYPE, CONSULTANT, HELPFUL, NOT_HELPFUL, Card, apology, build_answer_card,
                              build_consultant_card, build_welcome_card, card_activity, card_labels)
 from bot.teams.memory import ConversationMemory, Exchange
@@ -48,13 +48,6 @@ RouteHandler = Callable[[TurnContext, TurnState], Awaitable[None]]
 
 def new_reference() -> str:
     return uuid.uuid4().hex
-
-
-def without_names(text: str, names: list[str]) -> str:
-    """The question as it may be stored: names of people it @mentions replaced (the log scrubs the rest)."""
-    for name in names:
-        text = text.replace(name, "[name]")
-    return text
 
 
 class TeamsAgent:
@@ -127,10 +120,9 @@ class TeamsAgent:
 
     def _record_question(self, answer: Answer, activity: Activity) -> bool:
         """Log the question; a failing log must not cost the person their answer, only the card's buttons."""
-        stored = answer.model_copy(update={"question": without_names(answer.question, mentioned_people(activity))})
         try:
             self.question_log.record_question(
-                stored, platform=PLATFORM, channel=self._channel(activity), asker=self._asker(activity),
+                answer, platform=PLATFORM, channel=self._channel(activity), asker=self._asker(activity),
                 conversation=self.question_log.pseudonym(PLATFORM, activity.conversation.id),
                 latency_ms=answer.timings_ms.total)
         except Exception as error:

@@ -99,6 +99,10 @@ class Advisor:
             return True
         if query.language == "de":  # German capitalises every noun
             return False
+        # Officials name their own city while asking about the model ("our mayor in Lyon wants to tackle youth
+        # gangs"): a question about one of the documents' topics is about them, whatever place it names.
+        if self.index.names_a_topic(query.lexical_tokens):
+            return False
         mentioned = {_name_key(w) for w in words(best)}
         stop = STOPWORDS[query.language] | STOPWORDS["en"]
         # Acronyms are as often common nouns (NGO, VAT) as names, so they are left to the other signals.
@@ -107,7 +111,9 @@ class Advisor:
         if query.language != "en":
             # Other languages translate names (Malinas for Mechelen): only names the knowledge base uses count.
             named = [key for key in named if any(t.startswith(key) for t in self.index.vocabulary)]
-        return any(key not in mentioned for key in named)
+        # Only when none of its names is in the passages: a question that also names a place they cover ("what can
+        # Valencia learn from Memphis?") is about that place, and the other name is the asker's own.
+        return bool(named) and not mentioned.intersection(named)
 
     # -- what the knowledge base holds (digests, help texts) ---------------------------------------------------
 

@@ -53,6 +53,8 @@ class KnowledgeIndex:
         self.translation_table = {cid for cid, p in self.passages.items()
                                   if p.doc_type == "glossary" and is_translation_table(p.text)}
         self.documents = sorted({(m["doc_type"], m["title"]) for m in self.meta.values()})
+        # The documents' topics (front matter), as token sets: what the knowledge base is about, in its own words.
+        self.topics = {frozenset(tokens(t.replace("-", " "))) for m in self.meta.values() for t in m.get("topics") or []}
         self._loaded_stamp = self._stamp()
 
     def refresh_if_changed(self) -> bool:
@@ -65,6 +67,11 @@ class KnowledgeIndex:
                 self._load()
                 return True
         return False
+
+    def names_a_topic(self, query_tokens: list[str]) -> bool:
+        """Whether the question uses every word of one of the documents' topics ("youth gangs", "backbone")."""
+        present = set(query_tokens)
+        return any(topic and topic <= present for topic in self.topics)
 
     def idf(self, token: str) -> float:
         return float(self.bm25.idf.get(token, 0.0))

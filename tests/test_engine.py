@@ -53,6 +53,15 @@ def test_out_of_scope_questions_are_declined_plainly(advisor, question):
     assert "does not cover" in answer.answer and "Collective Impact model" in answer.answer
 
 
+@pytest.mark.parametrize("question", [
+    "Our mayor in Lyon wants to tackle youth gangs. What worked in Ottawa?",
+    "What can Valencia learn from the Memphis crime partnership?",
+    "We are a town of 60,000 near Tampere. What must be in place before we start a collective impact effort?",
+])
+def test_officials_naming_their_own_city_get_an_answer(advisor, question):
+    assert not advisor.ask(question).abstained
+
+
 def test_abstention_speaks_the_question_language(advisor):
     answer = advisor.ask("Quel temps fera-t-il demain à Bruxelles ?")
     assert answer.abstained and answer.language == "fr"

@@ -130,7 +130,7 @@ class Advisor:
 
     def similarity(self, texts: list[str]):
         """Cosine similarities between short texts (the embeddings are normalised): grouping questions by topic."""
-        vectors = self.embedder.embed_queries(texts)
+        vectors = self.embedder.embed(texts)
         vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
         return vectors @ vectors.T
 

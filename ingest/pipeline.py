@@ -175,8 +175,6 @@ def _ingest_locked(settings, embedder, files, hashes, in_scope, rebuild, progres
             progress("embed", done, len(texts))
 
     vectors = embedder.embed(texts, progress=on_batch) if texts else None
-    if texts:
-        embedder.ensure_fast_path()
     changes: list[DocumentChange] = []
     offset = 0
     for doc, chunks in chunked:

@@ -1,22 +1,25 @@
-"""The query-time ONNX copy of the bundled model must embed exactly like sentence-transformers does."""
+"""The ONNX copy of the bundled model, which embeds chunks and questions, must embed exactly like
+sentence-transformers does."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ingest.embedding import Embedder
+from ingest.embedding import Embedder, load_model
 from advisor.settings import bundled_model_path
 
 
 @pytest.mark.parametrize("max_tokens", [None, 128])
-def test_onnx_query_path_reproduces_sentence_transformers(tmp_path, max_tokens):
-    embedder = Embedder(bundled_model_path(), cache_dir=tmp_path, max_tokens=max_tokens)
-    questions = ["Who should coordinate all the partners?", "Wat doet een backbone-organisatie?",
-                 "word " * 400]  # longer than the model's limit: truncated the same way
-    fast = embedder.embed_queries(questions)
+def test_onnx_path_reproduces_sentence_transformers(tmp_path, max_tokens):
+    embedder = Embedder(bundled_model_path(), batch_size=2, cache_dir=tmp_path, max_tokens=max_tokens)
+    texts = ["Who should coordinate all the partners?", "word " * 400,  # longer than the model's limit: truncated
+             "Wat doet een backbone-organisatie?"]  # the same way; batches of two: order kept across batches
+    fast = embedder.embed(texts)
     assert list(tmp_path.glob("*.onnx")), "the export is cached for the next process"
-    reference = embedder.embed(questions)
+    model = load_model(bundled_model_path())
+    model.max_seq_length = max_tokens or 256
+    reference = model.encode(texts, normalize_embeddings=True)
     assert fast.shape == (3, 384)
     assert np.abs(fast - reference).max() < 1e-4
 

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(
         None, description="sentence-transformers model name or folder; default: the bundled all-MiniLM-L6-v2."
     )
-    embedding_batch_size: int = Field(32, ge=1, le=512)
+    # 16 measured fastest with the ONNX encoder on 2 cores (benchmarks/ingest_bench.py: 16, 32, 64 in one run).
+    embedding_batch_size: int = Field(16, ge=1, le=512)
     # all-MiniLM-L6-v2 was trained on 128 word pieces. Measured with `advisor eval` against its 256 limit: the same
     # hit@5, better key-fact coverage and abstention, and twice the ingest speed.
     embedding_max_tokens: int | None = Field(

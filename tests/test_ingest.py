@@ -105,6 +105,7 @@ def test_ingest_is_incremental_and_idempotent(kb, monkeypatch):
         raise AssertionError("a no-change ingest must not load the model or open Chroma")
 
     monkeypatch.setattr("ingest.embedding.load_model", forbidden)
+    monkeypatch.setattr("ingest.embedding.Embedder.embed", forbidden)  # nor its ONNX copy
     monkeypatch.setattr(KnowledgeStore, "client", property(forbidden))
     again = pipeline.ingest(kb)
     assert again.unchanged == ["backbone.md", "gangs.md"] and not (again.added or again.updated or again.removed)

@@ -64,8 +64,9 @@ class Embedder:
                 progress(len(batch))
         if not out:
             return np.zeros((0, 0), dtype=np.float32)
-        vectors = np.empty_like(np.vstack(out))
-        vectors[order] = np.vstack(out)
+        stacked = np.vstack(out)
+        vectors = np.empty_like(stacked)
+        vectors[order] = stacked  # back in the callers' order
         return vectors
 
     def embed_one(self, text: str) -> np.ndarray:

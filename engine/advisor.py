@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 # abstention on in-scope questions at or under 5%.
 DEFAULT_ABSTAIN_THRESHOLD = 0.35
 DENSE_WEIGHT = 0.6
-UNKNOWN_ENTITY_FACTOR = 0.5
+WEAK_EVIDENCE_FACTOR = 0.5  # applied once per sign that the question is not about the knowledge base
 # Below this cosine similarity no passage is about the question, however many of its words the knowledge base
 # uses ("the capital of Australia" shares "capital" with Ottawa's case). In-scope questions in the development
 # set start at 0.23; out-of-scope ones reach down to 0.11.
@@ -86,9 +86,9 @@ class Advisor:
             return 0.0
         score = DENSE_WEIGHT * found.dense_top + (1 - DENSE_WEIGHT) * found.coverage
         if self._names_unknown_entity(query, found):
-            score *= UNKNOWN_ENTITY_FACTOR
+            score *= WEAK_EVIDENCE_FACTOR
         if found.dense_top < DENSE_FLOOR:
-            score *= UNKNOWN_ENTITY_FACTOR
+            score *= WEAK_EVIDENCE_FACTOR
         return round(score, 4)
 
     def _names_unknown_entity(self, query: Query, found: Retrieval) -> bool:

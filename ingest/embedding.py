@@ -36,13 +36,13 @@ class Embedder:
     the slow import of sentence-transformers and embeds about a fifth faster on CPU. Other models use
     sentence-transformers itself."""
 
-    def __init__(self, model: str, batch_size: int = 32, cache_dir: Path | None = None,
+    def __init__(self, model: str, batch_size: int, cache_dir: Path | None = None,
                  max_tokens: int | None = None):
         self.model = model
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.max_tokens = max_tokens
-        self._fast = None
+        self._encode_batch = None
 
     @property
     def label(self) -> str:
@@ -73,7 +73,8 @@ class Embedder:
         return self.embed([text])[0]
 
     def _encoder(self):
-        if self._fast is None:
+        """The batch encoder, chosen once: the ONNX copy (exported on first use), else sentence-transformers."""
+        if self._encode_batch is None:
             target = self._onnx_target()
             if target is not None and not target.exists():
                 from ingest.onnx_export import export
@@ -82,10 +83,10 @@ class Embedder:
             if target is not None and target.exists():
                 from ingest.onnx_export import OnnxEncoder
 
-                self._fast = OnnxEncoder(target, Path(self.model), self._max_tokens()).encode
+                self._encode_batch = OnnxEncoder(target, Path(self.model), self._max_tokens()).encode
             else:
-                self._fast = self._encode_with_sentence_transformers
-        return self._fast
+                self._encode_batch = self._encode_with_sentence_transformers
+        return self._encode_batch
 
     def _sentence_transformer(self):
         model = load_model(self.model)

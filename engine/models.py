@@ -45,6 +45,7 @@ class Passage(BaseModel):
     url: str
     doc_type: str
     chunk_index: int = 0
+    language: str = "en"
 
 
 class RetrievedPassage(BaseModel):

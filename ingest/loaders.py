@@ -23,6 +23,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SOURCES_LINE = re.compile(r"^\s*\**sources?\**\s*:", re.IGNORECASE)
+_QUESTIONS_LINE = re.compile(r"^\s*\**questions\**\s*:(.*)$", re.IGNORECASE)
 _LINK = re.compile(r"\[[^\]]+\]\((https?://[^)\s]+)\)")
 _FIELD_LINE = "^{field}\\s*:"
 
@@ -182,17 +183,18 @@ def markdown_blocks(lines: list[str], first_line: int = 1) -> Iterator[Block]:
     """One block per heading section; the H1 is the document title, so sections start at H2.
 
     A section's `Sources:` line is taken out of the text (it is not advice) and its first link becomes the
-    section's citation URL.
+    section's citation URL; its `Questions:` line (questions it answers, separated by `|`) helps find it.
     """
     path: list[str] = []
     body: list[str] = []
+    questions: list[str] = []
     url: str | None = None
     start = first_line
 
     def flush() -> Iterator[Block]:
         content = "\n".join(body).strip()
         if content:
-            yield Block(text=content, heading_path=list(path), line=start, url=url)
+            yield Block(text=content, heading_path=list(path), line=start, url=url, questions=list(questions))
 
     for offset, line in enumerate(lines):
         heading = _HEADING.match(line)
@@ -201,7 +203,9 @@ def markdown_blocks(lines: list[str], first_line: int = 1) -> Iterator[Block]:
             level = len(heading.group(1))
             if level > 1:
                 path[:] = path[: level - 2] + [heading.group(2).strip()]
-            body, url, start = [], None, first_line + offset
+            body, questions, url, start = [], [], None, first_line + offset
+        elif asked := _QUESTIONS_LINE.match(line):
+            questions.extend(q.strip() for q in asked.group(1).split("|") if q.strip())
         elif _SOURCES_LINE.match(line):
             links = _LINK.findall(line)
             url = url or (links[0] if links else None)

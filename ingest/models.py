@@ -60,6 +60,7 @@ class Block(BaseModel):
     page: int | None = None
     line: int | None = None
     url: str | None = None  # the first source link of the section, when the section names its sources
+    questions: list[str] = Field(default_factory=list)  # questions the section answers (a `Questions:` line)
 
 
 class LoadedDocument(BaseModel):
@@ -71,11 +72,18 @@ class LoadedDocument(BaseModel):
     blocks: list[Block]
 
 
+UnitKind = Literal["section", "window", "question"]
+
+
 class Chunk(BaseModel):
-    """One retrievable passage with everything a citation needs."""
+    """One record of the store, with everything a citation needs. A `section` record holds a whole section (its
+    sentences one per line) and is embedded by its heading and opening; `window` records (a few sentences) and
+    `question` records (a question the section answers) are embedded to find it, and point at it by `section_id`."""
 
     id: str
     text: str
+    kind: UnitKind = "section"
+    section_id: str
     doc_id: str
     source: str
     title: str

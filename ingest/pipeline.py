@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from advisor.settings import Settings
@@ -20,7 +21,7 @@ from ingest.chunking import chunk_document, embedding_text
 from ingest.embedding import Embedder
 from ingest.loaders import discover, file_hash, load
 from ingest.manifest import IndexedDocument, Manifest, read_manifest, write_manifest
-from ingest.models import LoadedDocument
+from ingest.models import Chunk, LoadedDocument
 from ingest.problems import KnowledgeFileError, Problem
 from ingest.store import IngestRunning, KnowledgeStore, StoreError, collection_name, documents_in, location
 
@@ -165,16 +166,16 @@ def _ingest_locked(settings, embedder, files, hashes, in_scope, rebuild, progres
         accepted.append(doc)
 
     chunked = [(doc, chunk_document(doc)) for doc in accepted]
-    texts = [embedding_text(c) for _, chunks in chunked for c in chunks]
+    every = [c for _, chunks in chunked for c in chunks]
     done = 0
 
     def on_batch(n: int) -> None:
         nonlocal done
         done += n
         if progress:
-            progress("embed", done, len(texts))
+            progress("embed", done, len(every))
 
-    vectors = embedder.embed(texts, progress=on_batch) if texts else None
+    vectors = _embed(embedder, every, on_batch) if every else None
     changes: list[DocumentChange] = []
     offset = 0
     for doc, chunks in chunked:
@@ -211,6 +212,23 @@ def _ingest_locked(settings, embedder, files, hashes, in_scope, rebuild, progres
     record_run(settings.store_dir, changes)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _embed(embedder: Embedder, chunks: list[Chunk], on_batch: Callable[[int], None]) -> np.ndarray:
+    """Questions a section answers are embedded as questions (e5 models mark questions and passages apart), so a
+    question an official asks meets them as one question meets another."""
+    asks = [i for i, c in enumerate(chunks) if c.kind == "question"]
+    reads = [i for i, c in enumerate(chunks) if c.kind != "question"]
+    vectors: np.ndarray | None = None
+    for positions, as_query in ((reads, False), (asks, True)):
+        if not positions:
+            continue
+        got = embedder.embed([embedding_text(chunks[i]) for i in positions], progress=on_batch, as_query=as_query)
+        if vectors is None:
+            vectors = np.zeros((len(chunks), got.shape[1]), dtype=np.float32)
+        vectors[positions] = got
+    assert vectors is not None
+    return vectors
 
 
 def _change(kind: str, source: str, doc: IndexedDocument) -> DocumentChange:

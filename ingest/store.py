@@ -142,23 +142,32 @@ class KnowledgeStore:
     # -- reading ----------------------------------------------------------------------------------------------
 
     def all_chunks(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """Every chunk as (id, text, metadata), paged so a large store is not fetched in one response."""
+        """Every record as (id, text, metadata), paged so a large store is not fetched in one response."""
+        return [(cid, text, meta) for cid, text, meta, _ in self._every(with_vectors=False)]
+
+    def all_with_vectors(self) -> tuple[list[tuple[str, str, dict[str, Any]]], np.ndarray]:
+        """Every record and its embedding (rows in the same order), for searching in memory."""
+        rows = self._every(with_vectors=True)
+        vectors = np.array([v for *_, v in rows], dtype=np.float32) if rows else np.zeros((0, 0), np.float32)
+        return [(cid, text, meta) for cid, text, meta, _ in rows], vectors
+
+    def _every(self, with_vectors: bool) -> list[tuple[str, str, dict[str, Any], Any]]:
         collection = self.open_for_read()
-        out: list[tuple[str, str, dict[str, Any]]] = []
+        include = ["documents", "metadatas", "embeddings"] if with_vectors else ["documents", "metadatas"]
+        out: list[tuple[str, str, dict[str, Any], Any]] = []
         page = 2000
         offset = 0
         while True:
-            got = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            out.extend(zip(got["ids"], got["documents"], got["metadatas"]))
+            got = collection.get(include=include, limit=page, offset=offset)
+            vectors = got["embeddings"] if with_vectors else [None] * len(got["ids"])
+            out.extend(zip(got["ids"], got["documents"], got["metadatas"], vectors))
             if len(got["ids"]) < page:
                 return out
             offset += page
 
-    def query(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
-        collection = self.open_for_read()
-        got = collection.query(query_embeddings=[embedding.tolist()], n_results=n, where=where or None, include=["distances"])
-        return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
+    def forget_collection(self) -> None:
+        """Open the collection afresh on next use (an ingest may have replaced it)."""
+        self._collection = None
 
     def count(self) -> int:
         return self.open_for_read().count()

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from engine.messages import labels
-from engine.text import detect_language
+from engine.language import detect_language
 
 _LABELS = Path(__file__).with_name("labels.yaml")
 

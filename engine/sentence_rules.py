@@ -1,0 +1,39 @@
+"""Rules on single sentences of the knowledge base, deciding what may stand in an answer. String in, verdict out.
+
+- A sentence that leans on the one before it ("They …", "Because they come from …", "The other four …") may only
+  follow that sentence; alone it reads as nonsense.
+- A sentence that talks about the knowledge base or its own reading of a source ("could not be read", "see the
+  document x", "this document") is a note for consultants, not advice, and never reaches an official.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LEANING = re.compile(
+    r"^(?:because\s+(?:they|it|this|these|those)\b|"
+    r"(?:they|them|it|its|this|these|those|such|he|she|his|her|their|theirs|both|neither|either|here|thus|hence|"
+    r"however|instead|moreover|furthermore|likewise|similarly|otherwise|still|yet|also|besides|meanwhile|later|"
+    r"then|therefore|accordingly|consequently|nevertheless|nonetheless)\b|"
+    r"(?:the|these|those)\s+(?:other|same|two|three|four|five|six|latter|former|remaining|rest)\b|"
+    r"(?:in addition|as a result|for this reason|for that reason|on the other hand|by contrast|in contrast|"
+    r"at the same time|in the same way|in turn|even so|after that|that is why|this is why)\b)",
+    re.IGNORECASE,
+)
+_ABOUT_KNOWLEDGE_BASE = re.compile(
+    r"\b(?:could not be (?:read|opened|consulted|accessed)|not readable|"
+    r"knowledge base|this (?:advisor|document|section|file|page|overview)|the advisor(?:'s)?\b|"
+    r"see the document|(?:other|these) documents|officials can check|in the pdf\b|"
+    r"(?:below|above)[.,;:)]|see (?:below|above))",
+    re.IGNORECASE,
+)
+
+
+def leans_on_previous(sentence: str) -> bool:
+    """Whether the sentence needs the one before it to make sense."""
+    return _LEANING.match(sentence.lstrip("\"“‘'(*_ ")) is not None
+
+
+def talks_about_knowledge_base(sentence: str) -> bool:
+    """Whether the sentence is an editorial note about the knowledge base rather than advice."""
+    return _ABOUT_KNOWLEDGE_BASE.search(sentence) is not None

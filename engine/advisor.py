@@ -12,7 +12,7 @@ import numpy as np
 from advisor.settings import Settings
 from engine import abstention, compose_extractive
 from engine.citations import attach
-from engine.conversation import search_text
+from engine.conversation import is_follow_up
 from engine.glossary import asks_about_terms
 from engine.instructions import strip_instructions
 from engine.index import KnowledgeIndex
@@ -47,24 +47,53 @@ class Advisor:
     # -- retrieval ----------------------------------------------------------------------------------------------
 
     def make_query(self, question: str, history: list[Turn] | None = None) -> Query:
-        """What to search with: the question without instruction clauses (see engine.instructions), completed
-        from the earlier turns when it is a follow-up, plus English glossary terms when it is in another language."""
+        """What to search with: the question without instruction clauses (see engine.instructions), preceded by
+        the latest earlier question when `history` is given (a follow-up), plus English glossary terms when it is
+        in another language."""
         asked, _ = strip_instructions(question)
         language = detect_language(question)
-        text = search_text(asked or question, history or [])
+        text = f"{history[-1].question} {asked or question}" if history else asked or question
         english = self.index.glossary.english_terms(text, language) if language != "en" else []
         return Query(text=text, language=language, english_terms=english, about_terms=asks_about_terms(text),
-                     asked=asked)
+                     asked=asked, alone=asked or question)
 
     def search(self, query: Query, top_k: int, filters: Filters | None = None, mode: Mode = "hybrid") -> Retrieval:
-        vector = self.embedder.embed_query(query.dense_text) if mode != "lexical" else None
+        vector = None
+        if mode != "lexical":
+            vector = self.embedder.embed_query(query.dense_text)
+            if query.alone != query.text:
+                # A follow-up is searched by the conversation and by itself alike, so the earlier question gives
+                # the context without outweighing what is asked now ("and does that body still exist?").
+                vector = vector + self.embedder.embed_query(query.alone)
+                vector /= np.linalg.norm(vector)
         return retrieve(self.index, query, vector, top_k, filters, mode)
+
+    def understand(self, question: str, history: list[Turn], top_k: int,
+                   filters: Filters | None = None) -> tuple[Query, Retrieval, float]:
+        """The query, what it found and the evidence that the knowledge base answers it. In a conversation, a
+        question marked as continuing it ("and who paid?") is searched with the earlier question; any other is
+        searched alone first, and with the earlier question only when alone it finds too little ("when was the
+        strategy adopted?" after a question on New York State), so a new question starts a new topic."""
+        candidates = [self.make_query(question)]
+        if history:
+            together = self.make_query(question, history)
+            candidates = [together] if is_follow_up(candidates[0].alone) else [candidates[0], together]
+        best: tuple[Query, Retrieval, float] | None = None
+        for query in candidates:
+            found = self.search(query, top_k, filters)
+            evidence = self.evidence(query, found) if tokens(query.alone) else 0.0
+            if best is None or evidence > best[2]:
+                best = (query, found, evidence)
+            if evidence >= self.threshold:
+                break
+        assert best is not None
+        return best
 
     def evidence(self, query: Query, found: Retrieval) -> float:
         """The probability, in [0, 1], that the knowledge base answers the question (engine/abstention.py)."""
         if not found.passages:
             return 0.0
-        return round(abstention.probability(abstention.features(query.asked or query.text, found)), 4)
+        return round(abstention.probability(abstention.features(query, found)), 4)
 
     # -- what the knowledge base holds (digests, help texts) ---------------------------------------------------
 
@@ -94,11 +123,9 @@ class Advisor:
         if not question:
             raise QuestionError("The question is empty.")
         self.index.refresh_if_changed()
-        query = self.make_query(question, history)
-        asked = query.asked
-        found = self.search(query, top_k or self.settings.top_k, filters)
+        query, found, evidence = self.understand(question, history or [], top_k or self.settings.top_k, filters)
+        asked = query.alone
         retrieved_ms = (time.perf_counter() - started) * 1000
-        evidence = self.evidence(query, found) if tokens(asked) else 0.0
         retrieved = [
             RetrievedPassage(source=p.source, title=p.title, section=p.section, page=p.page, score=s)
             for p, s in zip(found.passages, found.scores)

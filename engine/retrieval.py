@@ -31,7 +31,8 @@ class Query:
     language: str
     english_terms: list[str] = field(default_factory=list)
     about_terms: bool = False  # the question asks about terminology, so the translation table may answer it
-    asked: str = ""  # the question itself, without instruction clauses or earlier turns
+    asked: str = ""  # the question without instruction clauses; empty when it was nothing but instructions
+    alone: str = ""  # what is asked now, without earlier turns (the question itself when `asked` is empty)
 
     @property
     def dense_text(self) -> str:

@@ -14,7 +14,8 @@ _LEANING = re.compile(
     r"^(?:because\s+(?:they|it|this|these|those)\b|"
     r"(?:they|them|it|its|this|these|those|such|he|she|his|her|their|theirs|both|neither|either|here|thus|hence|"
     r"however|instead|moreover|furthermore|likewise|similarly|otherwise|still|yet|also|besides|meanwhile|later|"
-    r"then|therefore|accordingly|consequently|nevertheless|nonetheless)\b|"
+    r"then|therefore|accordingly|consequently|nevertheless|nonetheless|second|secondly|third|thirdly|fourth|"
+    r"fifth|finally|lastly|next)\b|"
     r"(?:the|these|those)\s+(?:other|same|two|three|four|five|six|latter|former|remaining|rest)\b|"
     r"(?:in addition|as a result|for this reason|for that reason|on the other hand|by contrast|in contrast|"
     r"at the same time|in the same way|in turn|even so|after that|that is why|this is why)\b)",

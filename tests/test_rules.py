@@ -1,0 +1,79 @@
+"""The engine's rule modules, string in and string out: sentence splitting, the language of a question, whether
+a question continues the conversation, and which knowledge-base sentences may stand in an answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.conversation import is_follow_up
+from engine.language import detect_language
+from engine.sentence_rules import leans_on_previous, talks_about_knowledge_base
+from ingest.sentences import split_sentences
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Kania and Kramer (2011, p. 36) define it. It has five conditions.",
+     ["Kania and Kramer (2011, p. 36) define it.", "It has five conditions."]),
+    ("Turner et al. studied six backbones. They found six activities.",
+     ["Turner et al. studied six backbones.", "They found six activities."]),
+    ("It cost $1.2 million in 2023. The U.S. Department of Justice paid.",
+     ["It cost $1.2 million in 2023.", "The U.S. Department of Justice paid."]),
+    ("- First item of a list\n- Second item. With two sentences.",
+     ["First item of a list", "Second item.", "With two sentences."]),
+])
+def test_sentences_split_on_sentence_ends_only(text, expected):
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize("question, language", [
+    ("Hoeveel kost zo'n organisatie ongeveer per jaar?", "nl"),  # was taken for Italian by function words alone
+    ("¿Qué es una organización troncal?", "es"),
+    ("Qui devrait jouer le rôle de backbone dans une ville belge ?", "fr"),
+    ("Welche Rolle spielte Crime Prevention Ottawa bei der Bandenstrategie?", "de"),
+    ("Che cosa ha ottenuto la riforma di New York?", "it"),
+    ("What does a backbone organisation actually do day to day?", "en"),
+    ("Wie viele Tötungsdelikte wurden 2023 in Belgien registriert?", "de"),
+])
+def test_language_of_a_question(question, language):
+    assert detect_language(question) == language
+
+
+def test_language_without_words_is_the_default():
+    assert detect_language("?!", default="nl") == "nl"
+
+
+@pytest.mark.parametrize("question, continues", [
+    ("And who paid for it?", True),
+    ("En wie betaalde dat?", True),
+    ("Does that body still exist?", True),
+    ("What is the backbone?", False),  # short, but a topic of its own
+    ("How did Memphis organise its crime commission?", False),
+])
+def test_follow_up_markers(question, continues):
+    assert is_follow_up(question) is continues
+
+
+@pytest.mark.parametrize("sentence, leans", [
+    ("They found six activities.", True),
+    ("Because they come from European practice rather than the North American CI literature, they are useful.", True),
+    ("The other four conditions follow from it.", True),
+    ("However, the evidence is thin.", True),
+    ("Secondly, fund the backbone.", True),
+    ("A backbone organisation coordinates the partners.", False),
+    ("Theory and practice diverge in Memphis.", False),  # "The…" is not "they"
+    ("There are three preconditions for collective impact.", False),
+])
+def test_sentences_that_lean_on_the_one_before(sentence, leans):
+    assert leans_on_previous(sentence) is leans
+
+
+@pytest.mark.parametrize("sentence, editorial", [
+    ("The report's own description of the backbone organisation could not be read.", True),
+    ("For the full list, see the document \"ci-evolution\".", True),
+    ("Everything in this document about the backbone comes from the FSG study.", True),
+    ("Officials can check these pages in the PDF.", True),
+    ("The six backbone activities come from a study by FSG.", False),
+    ("Homicides fell by 20.2% between 2006 and 2011.", False),
+])
+def test_notes_about_the_knowledge_base_are_not_advice(sentence, editorial):
+    assert talks_about_knowledge_base(sentence) is editorial

@@ -25,6 +25,7 @@ _NUMERIC_QUESTION = re.compile(
     r"per ?cent|rate|cost\w*|budget|spend|spent|hoeveel|wanneer|cijfers?|kost\w*|combien|quand|chiffres?|co[uû]t\w*|"
     r"wie viele|wie viel|wann|zahlen|kosten|cu[aá]nt\w*|cu[aá]ndo|quant\w*|quando|cifr\w*)\b", re.IGNORECASE)
 _FIGURE = re.compile(r"\d")
+_FIGURES = re.compile(r"\d[\d.,]*\d|\d")
 
 
 @dataclass
@@ -65,14 +66,14 @@ def _relevance(index: KnowledgeIndex, sentence: str, weights: dict[str, float], 
     return score
 
 
-def _from_best_section(index: KnowledgeIndex, passage: Passage, pi: int, weights: dict[str, float], numeric: bool,
-                       repeated: set[str]) -> list[Sentence]:
-    """The section in its own order: all of it when it fits in MAIN_WORDS, else its opening and its sentences
-    most relevant to the question until MAIN_WORDS. A sentence that leans on the one before it comes only with
-    it, and notes about the knowledge base never come."""
+def _from_section(index: KnowledgeIndex, passage: Passage, pi: int, weights: dict[str, float], numeric: bool,
+                  repeated: set[str], budget: int = MAIN_WORDS, given: list[Sentence] | None = None) -> list[Sentence]:
+    """The section in its own order: all of it when it fits in the budget of words, else its opening and its
+    sentences most relevant to the question until the budget. A sentence that leans on the one before it comes
+    only with it, and notes about the knowledge base never come."""
     lines = passage.text.split("\n")
     scored = [Sentence(s, pi, i, _relevance(index, s, weights, numeric)) for i, s in enumerate(lines)]
-    usable = {s.position for s in scored if _usable(s.text, repeated)}
+    usable = {s.position for s in scored if _usable(s.text, repeated) and not _restates(s.text, given or [])}
 
     def needs(s: Sentence) -> list[Sentence] | None:
         """The sentence with those it leans on, or None when one of them cannot be shown."""
@@ -87,13 +88,13 @@ def _from_best_section(index: KnowledgeIndex, passage: Passage, pi: int, weights
     chosen: dict[int, Sentence] = {}
     words = 0
     opening = True
-    for s in [scored[p] for p in sorted(usable)] if sum(_words(scored[p].text) for p in usable) <= MAIN_WORDS else \
+    for s in [scored[p] for p in sorted(usable)] if sum(_words(scored[p].text) for p in usable) <= budget else \
             sorted((scored[p] for p in usable), key=lambda s: (s.position != min(usable), -s.score, s.position)):
         chain = needs(s)
         if chain is None:
             continue
         extra = sum(_words(c.text) for c in chain if c.position not in chosen)
-        if not opening and words + extra > MAIN_WORDS:
+        if not opening and words + extra > budget:
             continue
         opening = False
         for c in chain:
@@ -102,16 +103,32 @@ def _from_best_section(index: KnowledgeIndex, passage: Passage, pi: int, weights
     return [chosen[p] for p in sorted(chosen)]
 
 
+def _restates(sentence: str, given: list[Sentence]) -> bool:
+    """Whether a sentence says what the answer already says: mostly the same words, or the same figures (two
+    sections quoting one statistic)."""
+    words = set(tokens(sentence))
+    figures = {f for f in _FIGURES.findall(sentence) if len(f) > 2}
+    for other in given:
+        theirs = set(tokens(other.text))
+        if words and len(words & theirs) / len(words | theirs) > 0.5:
+            return True
+        if figures and len(figures & set(_FIGURES.findall(other.text))) >= min(2, len(figures)):
+            return True
+    return False
+
+
 def _extra_point(index: KnowledgeIndex, passages: list[Passage], scores: list[float], doc_type: str,
-                 weights: dict[str, float], numeric: bool, repeated: set[str], taken: set[str]) -> Sentence | None:
-    """The most relevant self-standing sentence of the best-scoring other section of one type."""
+                 weights: dict[str, float], numeric: bool, repeated: set[str], taken: set[str],
+                 given: list[Sentence]) -> Sentence | None:
+    """The most relevant self-standing sentence of the best-scoring other section of one type that adds to what
+    the answer already says."""
     for pi in range(1, len(passages)):
         passage = passages[pi]
         if passage.doc_type != doc_type or passage.source in taken or scores[pi] < EXTRA_SECTION_SHARE * scores[0]:
             continue
         options = [Sentence(s, pi, i, _relevance(index, s, weights, numeric))
                    for i, s in enumerate(passage.text.split("\n"))
-                   if _usable(s, repeated) and not leans_on_previous(s)]
+                   if _usable(s, repeated) and not leans_on_previous(s) and not _restates(s, given)]
         options = [s for s in options if s.score > 0]
         if options:
             return max(options, key=lambda s: (s.score, -s.position))
@@ -126,19 +143,26 @@ def select(index: KnowledgeIndex, question: str, passages: list[Passage], scores
     weights = {t: max(index.idf(t), 0.05) for t in query_tokens}
     direct: list[Sentence] = []
     for pi, passage in enumerate(passages[:2]):  # a follow-up whose best section was already given moves on
-        direct = _from_best_section(index, passage, pi, weights, numeric, repeated)
+        direct = _from_section(index, passage, pi, weights, numeric, repeated)
         if direct:
             break
     if not direct:
         return Composed([], None, None)
     words = sum(_words(s.text) for s in direct)
+    if words < MIN_WORDS and direct[0].passage + 1 < len(passages):
+        # Too short to be advice on its own (a definition, a one-line note): the next section continues it.
+        following = direct[0].passage + 1
+        direct += _from_section(index, passages[following], following, weights, numeric, repeated,
+                                budget=MAIN_WORDS - words, given=direct)
+        words = sum(_words(s.text) for s in direct)
     taken = {passages[direct[0].passage].source}
     extras: dict[str, Sentence | None] = {}
     for doc_type in ("guidance", "case_study"):
         if passages[direct[0].passage].doc_type == doc_type:
             extras[doc_type] = None
             continue
-        point = _extra_point(index, passages, scores, doc_type, weights, numeric, repeated, taken)
+        point = _extra_point(index, passages, scores, doc_type, weights, numeric, repeated, taken,
+                             direct + [e for e in extras.values() if e is not None])
         if point is not None and words + _words(point.text) <= MAX_WORDS:
             extras[doc_type] = point
             words += _words(point.text)

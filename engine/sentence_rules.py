@@ -16,7 +16,9 @@ _LEANING = re.compile(
     r"however|instead|moreover|furthermore|likewise|similarly|otherwise|still|yet|also|besides|meanwhile|later|"
     r"then|therefore|accordingly|consequently|nevertheless|nonetheless|second|secondly|third|thirdly|fourth|"
     r"fifth|finally|lastly|next)\b|"
-    r"(?:the|these|those)\s+(?:other|same|two|three|four|five|six|latter|former|remaining|rest)\b|"
+    r"the\s+(?:other|same|latter|former|remaining|rest)\b|"
+    r"(?:these|those)\s+(?:other|same|two|three|four|five|six|latter|former|remaining|rest)\b|"
+    r"(?:in|for|of|by|with|from|to|on|at|like|unlike|under|after|before)\s+(?:their|its|his|her|this|these|those|that|such|them|it)\b|"
     r"(?:in addition|as a result|for this reason|for that reason|on the other hand|by contrast|in contrast|"
     r"at the same time|in the same way|in turn|even so|after that|that is why|this is why)\b)",
     re.IGNORECASE,
@@ -24,8 +26,10 @@ _LEANING = re.compile(
 _ABOUT_KNOWLEDGE_BASE = re.compile(
     r"\b(?:could not be (?:read|opened|consulted|accessed)|not readable|"
     r"knowledge base|this (?:advisor|document|section|file|page|overview)|the advisor(?:'s)?\b|"
-    r"see the document|(?:other|these) documents|officials can check|in the pdf\b|"
-    r"(?:below|above)[.,;:)]|see (?:below|above))",
+    r"see the document|(?:other|these) documents|officials can check|"
+    r"(?:below|above)[.,;:)]|see (?:below|above)|"
+    r"\b(?:sections?|practices|documents?|files?|lists?|tables?|parts?|chapters?|pages?)\s+(?:below|above)\b|"
+    r"(?:in|of) the pdf\b)",
     re.IGNORECASE,
 )
 

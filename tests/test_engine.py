@@ -138,3 +138,81 @@ def test_instructions_inside_a_question_are_data_not_orders(advisor):
                         "Community in Memphis.")
     assert not mixed.abstained and any(c.source == "cases/memphis.md" for c in mixed.citations)
     assert "api key" not in mixed.answer.lower()
+
+
+# -- answers that answer: the section that answers, its substance, nothing that leans or talks about the files --
+
+
+def _cited_sections(answer) -> list[str]:
+    return [c.section for c in answer.citations]
+
+
+def test_answer_leads_with_the_section_that_answers(advisor):
+    answer = advisor.ask("How long does it take before a collective impact approach shows results?")
+    assert _cited_sections(answer)[0] == "How long collective impact takes"
+    assert answer.answer.startswith("Collective impact takes years")
+    assert "about ten months" in answer.answer  # the substance, not only the opening
+
+
+def test_figure_questions_get_the_figures(advisor):
+    answer = advisor.ask("How much did Crime Prevention Ottawa put into community projects in 2017?")
+    assert "$620,698" in answer.answer and "22 projects" in answer.answer
+
+
+@pytest.mark.parametrize("question, section", [
+    ("Wat is een backbone-organisatie?", "backbone"),
+    ("¿Qué es una organización troncal?", "backbone"),
+    ("Qui devrait jouer le rôle de backbone dans une ville belge ?", "backbone"),
+    ("Wie lange dauert es, bis man Ergebnisse sieht?", "How long collective impact takes"),
+])
+def test_questions_in_other_languages_are_answered_from_the_right_section(advisor, question, section):
+    answer = advisor.ask(question)
+    assert not answer.abstained, answer.evidence
+    assert section.lower() in answer.citations[0].section.lower()
+
+
+@pytest.mark.parametrize("question", [
+    "We have drug dealing around our train station. Which partners should we bring to the table, and who should lead?",
+    "Who should coordinate all the partners in our city?",
+    "What does a backbone organisation actually do day to day?",
+    "Why did Mechelen commission the report?",
+    "What do critics say about collective impact?",
+])
+def test_answers_read_as_advice(advisor, question):
+    from engine.evaluation import leaning_or_meta
+
+    answer = advisor.ask(question)
+    assert not answer.abstained
+    assert leaning_or_meta(advisor, answer) == []  # no "They …" without its sentence, no note about the files
+    words = len(answer.answer.split())
+    assert 60 <= words <= 200, words  # 60-180 words of text, plus the [n] markers
+
+
+def test_a_follow_up_does_not_repeat_the_previous_answer(advisor):
+    first = advisor.ask("How did Ottawa organise its fight against youth gangs?")
+    follow = advisor.ask("And what did it achieve?", history=[Turn(question=first.question, answer=first.answer)])
+    assert not follow.abstained
+    earlier = {s.split(" [")[0] for s in sentences(first.answer)}
+    assert not earlier & {s.split(" [")[0] for s in sentences(follow.answer)}
+    assert any(c.source == "cases/ottawa.md" for c in follow.citations)
+
+
+def test_a_new_question_in_a_conversation_starts_a_new_topic(advisor):
+    history = [Turn(question="How did Ottawa organise its fight against youth gangs?", answer="")]
+    answer = advisor.ask("What is shared measurement?", history=history)
+    assert "shared measurement" in answer.citations[0].section.lower()
+
+
+def test_a_question_that_needs_the_conversation_gets_it_without_a_marker(advisor):
+    history = [Turn(question="Give me a quick overview of the New York State juvenile justice reform.", answer="")]
+    answer = advisor.ask("When was the strategy adopted, and when did FSG report the results?", history=history)
+    assert not answer.abstained and answer.citations[0].source in {"cases/new-york-state.md", "figures/key-figures.md"}
+
+
+@pytest.mark.parametrize("question", [
+    "Which EU programmes could fund this?",
+    "How many homicides were registered in Belgium in 2023?",
+    "What is the phone number of the Lyon police headquarters?",
+])
+def test_near_misses_are_declined(advisor, question):
+    assert advisor.ask(question).abstained

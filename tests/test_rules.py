@@ -62,6 +62,8 @@ def test_follow_up_markers(question, continues):
     ("A backbone organisation coordinates the partners.", False),
     ("Theory and practice diverge in Memphis.", False),  # "The…" is not "they"
     ("There are three preconditions for collective impact.", False),
+    ("The three preconditions are a champion, money and urgency.", False),  # an opening, not a back-reference
+    ("In their account the three together give people a reason to join.", True),
 ])
 def test_sentences_that_lean_on_the_one_before(sentence, leans):
     assert leans_on_previous(sentence) is leans
@@ -72,6 +74,9 @@ def test_sentences_that_lean_on_the_one_before(sentence, leans):
     ("For the full list, see the document \"ci-evolution\".", True),
     ("Everything in this document about the backbone comes from the FSG study.", True),
     ("Officials can check these pages in the PDF.", True),
+    ("The practices below come from other publications, not from the report.", True),
+    ("For the report's own advice, read pages 26 to 28 of the PDF.", True),
+    ("Violent crime fell below its 2006 level.", False),
     ("The six backbone activities come from a study by FSG.", False),
     ("Homicides fell by 20.2% between 2006 and 2011.", False),
 ])

@@ -2,10 +2,11 @@
 
 - full ingest of `knowledge/` into an empty store (the `advisor ingest` command, model load included);
 - a no-change re-ingest (target: under 1.5 s, without loading the model);
-- a generated 300-page PDF: pages per second and peak memory, for several embedding batch sizes in one run;
+- a generated PDF (300 pages by default): pages per second and peak memory, for one or several embedding batch
+  sizes in one run (`--batches 16,32,64`; the batch size matters for sentence-transformers models);
 - `advisor ask` from a cold start.
 
-Run: python benchmarks/ingest_bench.py [--runs 3]
+Run: python benchmarks/ingest_bench.py [--runs 3] [--pages 300] [--batches 16]
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def make_pdf(folder: Path, pages: int) -> None:
         pdf.multi_cell(0, 5, " ".join(s.format(n=n) for s in sentences * 4))
     pdf.output(str(folder / "generated.pdf"))
     (folder / "generated.pdf.yaml").write_text(
-        "id: generated\ntitle: Generated report\ndoc_type: report\nsummary: A generated 300-page report.\n"
+        f"id: generated\ntitle: Generated report\ndoc_type: report\nsummary: A generated {pages}-page report.\n"
         "updated: 2026-11-25\nsources:\n  - title: Generated\n    url: https://example.org/generated.pdf\n")
 
 
@@ -71,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pages", type=int, default=300)
+    parser.add_argument("--batches", default="16", help="comma-separated embedding batch sizes for the PDF run")
     args = parser.parse_args()
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,7 +93,8 @@ def main() -> None:
         pdf_dir = tmp_path / "pdf"
         pdf_dir.mkdir()
         make_pdf(pdf_dir, args.pages)
-        for batch in (16, 32, 64):
+        batches = [int(b) for b in args.batches.split(",")]
+        for batch in batches:
             runs = []
             for run in range(args.runs):
                 out = subprocess.run([sys.executable, "-c", PDF_RUN, str(pdf_dir), str(tmp_path / f"pdf-{batch}-{run}"),
@@ -107,7 +110,7 @@ def main() -> None:
     print(f"  full ingest of knowledge/ (advisor ingest, fresh store): {results['full_ingest_s']:.2f} s")
     print(f"  no-change re-ingest:                                     {results['no_change_ingest_s']:.2f} s")
     print(f"  advisor ask, cold start:                                 {results['ask_cold_start_s']:.2f} s")
-    for batch in (16, 32, 64):
+    for batch in batches:
         r = results[f"pdf_batch_{batch}"]
         print(f"  {args.pages}-page PDF, batch {batch:>2}: {r['pages_per_s']:6.1f} pages/s ({r['seconds']} s, "
               f"{r['chunks']} chunks, peak {r['peak_mib']} MiB)")

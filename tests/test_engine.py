@@ -163,7 +163,7 @@ def test_figure_questions_get_the_figures(advisor):
     ("Wat is een backbone-organisatie?", "backbone"),
     ("¿Qué es una organización troncal?", "backbone"),
     ("Qui devrait jouer le rôle de backbone dans une ville belge ?", "backbone"),
-    ("Wie lange dauert es, bis man Ergebnisse sieht?", "How long collective impact takes"),
+    ("Wie lange dauert es, bis ein Collective-Impact-Ansatz Ergebnisse zeigt?", "How long collective impact takes"),
 ])
 def test_questions_in_other_languages_are_answered_from_the_right_section(advisor, question, section):
     answer = advisor.ask(question)

@@ -75,6 +75,8 @@ def test_sentences_that_lean_on_the_one_before(sentence, leans):
     ("Everything in this document about the backbone comes from the FSG study.", True),
     ("Officials can check these pages in the PDF.", True),
     ("The practices below come from other publications, not from the report.", True),
+    ('For readiness checks, the document "preconditions-and-phases" has more.', True),
+    ("This list comes from the essay; the full article could be read only in part.", True),
     ("For the report's own advice, read pages 26 to 28 of the PDF.", True),
     ("Violent crime fell below its 2006 level.", False),
     ("The six backbone activities come from a study by FSG.", False),

@@ -160,7 +160,8 @@ class Advisor:
         numbering = Numbering(found.passages, found.scores)
         label = labels(query.language)
         paragraphs = [" ".join(attach(c.text, [numbering.of(c.passage)]) for c in chosen.direct)]
-        for heading, extra in ((label["what_to_do"], chosen.guidance), (label["example"], chosen.example)):
+        for heading, extra in ((label["what_to_do"], chosen.guidance), (label["example"], chosen.example),
+                               (label["see_also"], chosen.related)):
             if extra is not None:
                 paragraphs.append(f"**{heading}:** {attach(extra.text, [numbering.of(extra.passage)])}")
         if query.language != "en" and chosen.direct:

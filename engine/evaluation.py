@@ -152,7 +152,9 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
             false_abstain += answer.abstained
         if not answer.abstained:
             flawed.append(bool(leaning_or_meta(advisor, answer)))
-            lengths.append(len(MARKER.sub("", answer.answer).split()))
+            # The italic note that the sources are in English is a label, not part of the answer.
+            body = "\n".join(line for line in answer.answer.splitlines() if not line.startswith("_"))
+            lengths.append(len(MARKER.sub("", body).split()))
         if not item.should_abstain:
             cites.append(not answer.abstained and any(_is_gold(item, c.source, c.section) for c in answer.citations))
             text = answer.answer.lower()

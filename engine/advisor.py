@@ -4,7 +4,6 @@ citations out, or a plain abstention. It knows nothing about Slack, Teams or ter
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
@@ -16,16 +15,15 @@ from engine.conversation import is_follow_up
 from engine.glossary import asks_about_terms
 from engine.instructions import strip_instructions
 from engine.index import KnowledgeIndex
+from engine.language import detect_language
 from engine.messages import labels
 from engine.models import Answer, Citation, Filters, Passage, RetrievedPassage, Timings, Turn
 from engine.retrieval import Mode, Query, Retrieval, retrieve
-from engine.language import detect_language
 from engine.text import sentences, tokens
 from ingest.embedding import Embedder
 from ingest.pipeline import embedder_for
 from ingest.store import KnowledgeStore
 
-log = logging.getLogger(__name__)
 
 class QuestionError(ValueError):
     """A question the engine cannot take (empty); the message is for the user."""

@@ -27,7 +27,7 @@ _ABOUT_KNOWLEDGE_BASE = re.compile(
     r"\b(?:could not be (?:read|opened|consulted|accessed)|not readable|"
     r"knowledge base|this (?:advisor|document|section|file|page|overview)|the advisor(?:'s)?\b|"
     r"see the document|the document [\"“][\w-]+[\"”]|(?:other|these) documents|officials can check|"
-    r"could (?:only )?be read|read only in part|"
+    r"could (?:only )?be read|read only in part|(?:not|never) (?:checked|verified|read) here|"
     r"(?:below|above)[.,;:)]|see (?:below|above)|"
     r"\b(?:sections?|practices|documents?|files?|lists?|tables?|parts?|chapters?|pages?)\s+(?:below|above)\b|"
     r"(?:in|of) the pdf\b)",

@@ -46,6 +46,10 @@ def test_every_sentence_carries_a_citation_that_is_listed(advisor, question):
     # Questions that share words or a place with the knowledge base but are not about it.
     "What is the capital of Australia?",
     "What is the population of Canada?",
+    # Near misses: in the knowledge base's words, but asking for what it does not hold.
+    "Which EU programmes could fund this?",
+    "How many homicides were registered in Belgium in 2023?",
+    "What is the phone number of the Lyon police headquarters?",
 ])
 def test_out_of_scope_questions_are_declined_plainly(advisor, question):
     answer = advisor.ask(question)
@@ -151,7 +155,7 @@ def test_answer_leads_with_the_section_that_answers(advisor):
     answer = advisor.ask("How long does it take before a collective impact approach shows results?")
     assert _cited_sections(answer)[0] == "How long collective impact takes"
     assert answer.answer.startswith("Collective impact takes years")
-    assert "about ten months" in answer.answer  # the substance, not only the opening
+    assert "Memphis" in answer.answer and "Ottawa" in answer.answer  # the substance (the cases' timelines) too
 
 
 def test_figure_questions_get_the_figures(advisor):
@@ -207,12 +211,3 @@ def test_a_question_that_needs_the_conversation_gets_it_without_a_marker(advisor
     history = [Turn(question="Give me a quick overview of the New York State juvenile justice reform.", answer="")]
     answer = advisor.ask("When was the strategy adopted, and when did FSG report the results?", history=history)
     assert not answer.abstained and answer.citations[0].source in {"cases/new-york-state.md", "figures/key-figures.md"}
-
-
-@pytest.mark.parametrize("question", [
-    "Which EU programmes could fund this?",
-    "How many homicides were registered in Belgium in 2023?",
-    "What is the phone number of the Lyon police headquarters?",
-])
-def test_near_misses_are_declined(advisor, question):
-    assert advisor.ask(question).abstained

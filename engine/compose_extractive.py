@@ -66,7 +66,8 @@ def _key(sentence: str) -> str:
     return " ".join(sentence.lower().split())[:80]
 
 
-def _relevance(index: KnowledgeIndex, sentence: str, weights: dict[str, float], numeric: bool) -> float:
+def _relevance(sentence: str, weights: dict[str, float], numeric: bool) -> float:
+    """The idf-weighted share of the question's words in the sentence; a figure counts for a figure question."""
     present = set(tokens(sentence))
     total = sum(weights.values()) or 1.0
     score = sum(w for t, w in weights.items() if t in present) / total
@@ -75,13 +76,13 @@ def _relevance(index: KnowledgeIndex, sentence: str, weights: dict[str, float], 
     return score
 
 
-def _from_section(index: KnowledgeIndex, passage: Passage, pi: int, weights: dict[str, float], numeric: bool,
+def _from_section(passage: Passage, pi: int, weights: dict[str, float], numeric: bool,
                   repeated: set[str], budget: int = MAIN_WORDS, given: list[Sentence] | None = None) -> list[Sentence]:
     """The section in its own order: all of it when it fits in the budget of words, else its opening and its
     sentences most relevant to the question until the budget. A sentence that leans on the one before it comes
     only with it, and notes about the knowledge base never come."""
     lines = passage.text.split("\n")
-    scored = [Sentence(s, pi, i, _relevance(index, s, weights, numeric)) for i, s in enumerate(lines)]
+    scored = [Sentence(s, pi, i, _relevance(s, weights, numeric)) for i, s in enumerate(lines)]
     usable = {s.position for s in scored if _usable(s.text, repeated) and not _restates(s.text, given or [])}
 
     def needs(s: Sentence) -> list[Sentence] | None:
@@ -94,11 +95,15 @@ def _from_section(index: KnowledgeIndex, passage: Passage, pi: int, weights: dic
             chain.insert(0, scored[before])
         return chain
 
+    first = min(usable, default=None)
+    if sum(_words(scored[p].text) for p in usable) <= budget:
+        order = sorted(usable)
+    else:  # the opening, then the most relevant
+        order = sorted(usable, key=lambda p: (p != first, -scored[p].score, p))
     chosen: dict[int, Sentence] = {}
     words = 0
     opening = True
-    for s in [scored[p] for p in sorted(usable)] if sum(_words(scored[p].text) for p in usable) <= budget else \
-            sorted((scored[p] for p in usable), key=lambda s: (s.position != min(usable), -s.score, s.position)):
+    for s in (scored[p] for p in order):
         chain = needs(s)
         if chain is None:
             continue
@@ -126,7 +131,7 @@ def _restates(sentence: str, given: list[Sentence]) -> bool:
     return False
 
 
-def _extra_point(index: KnowledgeIndex, passages: list[Passage], scores: list[float], doc_type: str,
+def _extra_point(passages: list[Passage], scores: list[float], doc_type: str,
                  weights: dict[str, float], numeric: bool, repeated: set[str], taken: set[str],
                  given: list[Sentence]) -> Sentence | None:
     """The most relevant self-standing sentence of the best-scoring other section of one type that adds to what
@@ -135,7 +140,7 @@ def _extra_point(index: KnowledgeIndex, passages: list[Passage], scores: list[fl
         passage = passages[pi]
         if passage.doc_type != doc_type or passage.source in taken or scores[pi] < EXTRA_SECTION_SHARE * scores[0]:
             continue
-        options = [Sentence(s, pi, i, _relevance(index, s, weights, numeric))
+        options = [Sentence(s, pi, i, _relevance(s, weights, numeric))
                    for i, s in enumerate(passage.text.split("\n"))
                    if _usable(s, repeated) and not leans_on_previous(s) and not _restates(s, given)]
         options = [s for s in options if s.score > 0]
@@ -152,7 +157,7 @@ def select(index: KnowledgeIndex, question: str, passages: list[Passage], scores
     weights = {t: max(index.idf(t), 0.05) for t in query_tokens}
     direct: list[Sentence] = []
     for pi, passage in enumerate(passages[:2]):  # a follow-up whose best section was already given moves on
-        direct = _from_section(index, passage, pi, weights, numeric, repeated)
+        direct = _from_section(passage, pi, weights, numeric, repeated)
         if direct:
             break
     if not direct:
@@ -161,7 +166,7 @@ def select(index: KnowledgeIndex, question: str, passages: list[Passage], scores
     if words < MIN_WORDS and direct[0].passage + 1 < len(passages):
         # Too short to be advice on its own (a definition, a one-line note): the next section continues it.
         following = direct[0].passage + 1
-        direct += _from_section(index, passages[following], following, weights, numeric, repeated,
+        direct += _from_section(passages[following], following, weights, numeric, repeated,
                                 budget=MAIN_WORDS - words, given=direct)
         words = sum(_words(s.text) for s in direct)
     taken = {passages[direct[0].passage].source}
@@ -170,7 +175,7 @@ def select(index: KnowledgeIndex, question: str, passages: list[Passage], scores
         if passages[direct[0].passage].doc_type == doc_type:
             extras[doc_type] = None
             continue
-        point = _extra_point(index, passages, scores, doc_type, weights, numeric, repeated, taken,
+        point = _extra_point(passages, scores, doc_type, weights, numeric, repeated, taken,
                              direct + [e for e in extras.values() if e is not None])
         if point is not None and words + LABEL_WORDS + _words(point.text) <= MAX_WORDS:
             extras[doc_type] = point

@@ -67,35 +67,33 @@ class KnowledgeIndex:
             raise StoreError("The knowledge base is empty. Add files to the knowledge folder and run `advisor ingest`.")
         order = sorted(range(len(rows)), key=lambda i: (rows[i][2]["source"], rows[i][2]["chunk_index"]))
         rows = [rows[i] for i in order]
-        sections = [r for r in rows if r[2].get("kind", "section") == "section"]
+        sections = [r for r in rows if r[2]["kind"] == "section"]
         self.ids = [cid for cid, _, _ in sections]
         self.meta = {cid: m for cid, _, m in sections}
-        self.section_of = {cid: m.get("section_id", cid) for cid, _, m in rows}
+        self.section_of = {cid: m["section_id"] for cid, _, m in rows}
         questions: dict[str, list[str]] = {}
         for _, text, m in rows:
-            if m.get("kind") == "question":
+            if m["kind"] == "question":
                 questions.setdefault(m["section_id"], []).append(text)
         self.passages = {
             cid: Passage(ids=[cid], text=text, doc_id=m["doc_id"], source=m["source"], title=m["title"],
                          section=m["section"], page=m.get("page"), url=m["url"], doc_type=m["doc_type"],
-                         chunk_index=m["chunk_index"], language=m.get("language", "en"))
+                         chunk_index=m["chunk_index"])
             for cid, text, m in sections
         }
         corpus = [tokens(f"{p.title} {p.section} {p.text} {' '.join(questions.get(cid, []))}")
                   for cid, p in self.passages.items()]
         self.bm25 = BM25Okapi(corpus)
-        self.chunk_tokens = {cid: set(toks) for cid, toks in zip(self.ids, corpus)}
-        self.vocabulary = set().union(*self.chunk_tokens.values())
+        self.section_tokens = {cid: set(toks) for cid, toks in zip(self.ids, corpus)}
+        self.vocabulary = set().union(*self.section_tokens.values())
         self.glossary = Glossary(parse_rows(p.text for p in self.passages.values() if p.doc_type == "glossary"))
         self.translation_table = {cid for cid, p in self.passages.items()
                                   if p.doc_type == "glossary" and is_translation_table(p.text)}
         position = {cid: i for i, cid in enumerate(self.ids)}
         self._vectors = vectors[order]
         self._unit_section = np.array([position.get(self.section_of[cid], -1) for cid, _, _ in rows])
-        self._unit_kind = np.array([KINDS.index(m.get("kind", "section")) for _, _, m in rows])
+        self._unit_kind = np.array([KINDS.index(m["kind"]) for _, _, m in rows])
         self.documents = sorted({(m["doc_type"], m["title"]) for m in self.meta.values()})
-        # The documents' topics (front matter), as token sets: what the knowledge base is about, in its own words.
-        self.topics = {frozenset(tokens(t.replace("-", " "))) for m in self.meta.values() for t in m.get("topics") or []}
         self._loaded_stamp = self._stamp()
 
     def refresh_if_changed(self) -> bool:
@@ -108,11 +106,6 @@ class KnowledgeIndex:
                 self._load()
                 return True
         return False
-
-    def names_a_topic(self, query_tokens: list[str]) -> bool:
-        """Whether the question uses every word of one of the documents' topics ("youth gangs", "backbone")."""
-        present = set(query_tokens)
-        return any(topic and topic <= present for topic in self.topics)
 
     def idf(self, token: str) -> float:
         return float(self.bm25.idf.get(token, 0.0))
@@ -157,6 +150,6 @@ class KnowledgeIndex:
         known = list(dict.fromkeys(query_tokens))
         if not known:
             return 0.0
-        present = set().union(*(self.chunk_tokens[c] for c in section_ids)) if section_ids else set()
+        present = set().union(*(self.section_tokens[c] for c in section_ids)) if section_ids else set()
         weight = {t: max(self.idf(t), 0.1) if t in self.vocabulary else math.log(len(self.ids) + 1) for t in known}
         return sum(w for t, w in weight.items() if t in present) / sum(weight.values())

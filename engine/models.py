@@ -33,7 +33,7 @@ class Filters(BaseModel):
 
 
 class Passage(BaseModel):
-    """A retrievable unit of text (one chunk, or neighbouring chunks joined) with its citation data."""
+    """A section of the knowledge base (or a PDF page), whole, one sentence a line, with its citation data."""
 
     ids: list[str]
     text: str
@@ -45,7 +45,6 @@ class Passage(BaseModel):
     url: str
     doc_type: str
     chunk_index: int = 0
-    language: str = "en"
 
 
 class RetrievedPassage(BaseModel):

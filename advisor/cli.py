@@ -364,7 +364,7 @@ def evaluate(devset: str | None, split: str, as_json: bool, show_failures: bool,
     if as_json:
         click.echo(report_json(report))
         return
-    table = Table(title=f"Section retrieval, {split} split: {report.questions} questions (in-scope only)")
+    table = Table(title=f"Section retrieval, {split} split of {report.questions} questions (those in scope)")
     for column in ("retriever", "hit@1", "hit@5", "MRR", "hit@5 other languages"):
         table.add_column(column, justify="right")
     for mode, r in report.retrieval.items():

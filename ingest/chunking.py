@@ -13,11 +13,14 @@ from ingest.models import Block, Chunk, LoadedDocument, UnitKind
 from ingest.sentences import split_sentences
 
 CHUNKING_VERSION = "3"
-# A window of three sentences starting every second sentence: each sentence is read with a neighbour, and a fact
-# is found whatever its place in the section (measured against heading-and-opening alone on the tuning half of the
-# development set: section hit@5 0.81 against 0.75 with multilingual-e5-small).
+# Windows of three sentences, one after another: each fact is found whatever its place in the section (against
+# heading and opening alone, multilingual-e5-small put the right section in the top five for 0.81 of the tuning
+# half's questions instead of 0.75). Starting a window every third sentence rather than every second measured the
+# same on the tuning half (section hit@1 0.736 against 0.744, hit@5 0.953 both, answers citing a gold section 0.822
+# against 0.806) and embeds a third fewer windows: 79 s instead of 92 s for the shipped knowledge base, more for
+# long PDFs.
 WINDOW_SENTENCES = 3
-WINDOW_STEP = 2
+WINDOW_STEP = 3
 OPENING_SENTENCES = 2
 
 
@@ -31,7 +34,7 @@ def _units(block: Block, sentences: list[str]) -> list[tuple[UnitKind, str]]:
     """(kind, text) of every record of one section, the section itself first."""
     units: list[tuple[UnitKind, str]] = [("section", "\n".join(sentences))]
     if len(sentences) > OPENING_SENTENCES:
-        for start in range(0, len(sentences) - 1, WINDOW_STEP):
+        for start in range(0, len(sentences), WINDOW_STEP):
             units.append(("window", " ".join(sentences[start : start + WINDOW_SENTENCES])))
     units += [("question", q) for q in block.questions]
     return units

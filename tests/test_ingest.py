@@ -262,5 +262,5 @@ def test_a_section_is_stored_whole_with_the_units_that_find_it(kb):
                         "They also mobilise funding."]  # one sentence a line; "et al." and "p. 3" split nothing
     assert sorted(text for kind, text in records if kind == "question") == [
         "Who keeps the partners together?", "Wie coördineert de partners?"]
-    assert [kind for kind, _ in records].count("window") == 2  # three sentences from every second one
+    assert [kind for kind, _ in records].count("window") == 2  # sentences 1-3 and 4: every sentence in a window
     assert all("Questions:" not in text and "Sources:" not in text for _, text in records)

@@ -6,7 +6,6 @@ and a no-change `advisor ingest` start fast.
 from __future__ import annotations
 
 import json
-
 import sys
 from pathlib import Path
 

@@ -55,15 +55,25 @@ class Advisor:
         return Query(text=text, language=language, english_terms=english, about_terms=asks_about_terms(text),
                      asked=asked, alone=asked or question)
 
-    def search(self, query: Query, top_k: int, filters: Filters | None = None, mode: Mode = "hybrid") -> Retrieval:
+    def search(self, query: Query, top_k: int, filters: Filters | None = None, mode: Mode = "hybrid",
+               embedded: dict[str, np.ndarray] | None = None) -> Retrieval:
+        """Sections for a query. `embedded`: question vectors already computed for this question, by text (a
+        conversation searches a question alone and then with the previous one: each text is embedded once)."""
         vector = None
         if mode != "lexical":
-            vector = self.embedder.embed_query(query.dense_text)
+            embedded = {} if embedded is None else embedded
+
+            def embed(text: str) -> np.ndarray:
+                if text not in embedded:
+                    embedded[text] = self.embedder.embed_query(text)
+                return embedded[text]
+
+            vector = embed(query.dense_text)
             if query.alone != query.text:
                 # A follow-up is searched by the conversation and by itself alike, so the earlier question gives
                 # the context without outweighing what is asked now ("and does that body still exist?").
-                vector = vector + self.embedder.embed_query(query.alone)
-                vector /= np.linalg.norm(vector)
+                vector = vector + embed(query.alone)
+                vector = vector / np.linalg.norm(vector)
         return retrieve(self.index, query, vector, top_k, filters, mode)
 
     def understand(self, question: str, history: list[Turn], top_k: int,
@@ -77,8 +87,9 @@ class Advisor:
             together = self.make_query(question, history)
             candidates = [together] if is_follow_up(candidates[0].alone) else [candidates[0], together]
         best: tuple[Query, Retrieval, float] | None = None
+        embedded: dict[str, np.ndarray] = {}
         for query in candidates:
-            found = self.search(query, top_k, filters)
+            found = self.search(query, top_k, filters, embedded=embedded)
             evidence = self.evidence(query, found) if tokens(query.alone) else 0.0
             if best is None or evidence > best[2]:
                 best = (query, found, evidence)

@@ -131,21 +131,34 @@ def _restates(sentence: str, given: list[Sentence]) -> bool:
     return False
 
 
-def _extra_point(passages: list[Passage], scores: list[float], doc_type: str,
-                 weights: dict[str, float], numeric: bool, repeated: set[str], taken: set[str],
-                 given: list[Sentence]) -> Sentence | None:
+def _extra_point(passages: list[Passage], scores: list[float], doc_type: str, weights: dict[str, float],
+                 numeric: bool, repeated: set[str], taken: set[str], given: list[Sentence]) -> Sentence | None:
     """The most relevant self-standing sentence of the best-scoring other section of one type that adds to what
     the answer already says."""
     for pi in range(1, len(passages)):
         passage = passages[pi]
         if passage.doc_type != doc_type or passage.source in taken or scores[pi] < EXTRA_SECTION_SHARE * scores[0]:
             continue
-        options = [Sentence(s, pi, i, _relevance(s, weights, numeric))
-                   for i, s in enumerate(passage.text.split("\n"))
-                   if _usable(s, repeated) and not leans_on_previous(s) and not _restates(s, given)]
+        options = [Sentence(text, pi, i, _relevance(text, weights, numeric))
+                   for i, text in enumerate(passage.text.split("\n"))
+                   if _usable(text, repeated) and not leans_on_previous(text) and not _restates(text, given)]
         options = [s for s in options if s.score > 0]
         if options:
             return max(options, key=lambda s: (s.score, -s.position))
+    return None
+
+
+def _runner_up(passages: list[Passage], scores: list[float], repeated: set[str],
+               given: list[Sentence]) -> Sentence | None:
+    """When the question is nearly as close to a second section (two sections answer it, or retrieval is unsure
+    which does), that section's opening, which says what it is about, so the official sees both."""
+    used = {s.passage for s in given}
+    for pi in range(1, min(3, len(passages))):
+        if pi in used or scores[pi] < RELATED_SHARE * scores[0]:
+            continue
+        for position, text in enumerate(passages[pi].text.split("\n")):
+            if _usable(text, repeated) and not leans_on_previous(text):
+                return None if _restates(text, given) else Sentence(text, pi, position, 0.0)
     return None
 
 
@@ -169,36 +182,22 @@ def select(index: KnowledgeIndex, question: str, passages: list[Passage], scores
         direct += _from_section(passages[following], following, weights, numeric, repeated,
                                 budget=MAIN_WORDS - words, given=direct)
         words = sum(_words(s.text) for s in direct)
+    given = list(direct)  # everything the answer says so far
     taken = {passages[direct[0].passage].source}
-    extras: dict[str, Sentence | None] = {}
+    extras: dict[str, Sentence] = {}
     for doc_type in ("guidance", "case_study"):
         if passages[direct[0].passage].doc_type == doc_type:
-            extras[doc_type] = None
             continue
-        point = _extra_point(passages, scores, doc_type, weights, numeric, repeated, taken,
-                             direct + [e for e in extras.values() if e is not None])
+        point = _extra_point(passages, scores, doc_type, weights, numeric, repeated, taken, given)
         if point is not None and words + LABEL_WORDS + _words(point.text) <= MAX_WORDS:
             extras[doc_type] = point
+            given.append(point)
             words += LABEL_WORDS + _words(point.text)
             taken.add(passages[point.passage].source)
-    used = {s.passage for s in direct} | {e.passage for e in extras.values() if e is not None}
-    related = _runner_up(passages, scores, used, repeated, direct + [e for e in extras.values() if e is not None])
+    related = _runner_up(passages, scores, repeated, given)
     if related is not None and words + LABEL_WORDS + _words(related.text) > MAX_WORDS:
         related = None
     return Composed(direct, extras.get("guidance"), extras.get("case_study"), related)
-
-
-def _runner_up(passages: list[Passage], scores: list[float], used: set[int], repeated: set[str],
-               given: list[Sentence]) -> Sentence | None:
-    """When the question is nearly as close to a second section (two sections answer it, or retrieval is unsure
-    which does), that section's opening, which says what it is about, so the official sees both."""
-    for pi in range(1, min(3, len(passages))):
-        if pi in used or scores[pi] < RELATED_SHARE * scores[0]:
-            continue
-        for position, text in enumerate(passages[pi].text.split("\n")):
-            if _usable(text, repeated) and not leans_on_previous(text):
-                return None if _restates(text, given) else Sentence(text, pi, position, 0.0)
-    return None
 
 
 def sentence_key(sentence: str) -> str:

@@ -30,15 +30,14 @@ KINDS = ("section", "window", "question")
 @dataclass(frozen=True)
 class SectionMatch:
     """How close in meaning a question came to one section, per kind of unit: its heading and opening
-    (`opening`), its best window of sentences, its best listed question. Cosine similarities, and the same as
-    standard scores among all units of that kind (`*_z`): e5 similarities crowd into a narrow band whose place
-    depends on the question, so only a unit's standing against the others says how close it is. A section
-    without questions has None there."""
+    (`opening`), its best window of sentences, its best listed question. Cosine similarities, and for windows and
+    questions also standard scores among all units of that kind (`*_z`): e5 similarities crowd into a narrow band
+    whose place depends on the question, so only a unit's standing against the others says how close it is. A
+    section without questions has None there."""
 
     opening: float
     window: float
     question: float | None
-    opening_z: float
     window_z: float
     question_z: float | None
 
@@ -76,7 +75,7 @@ class KnowledgeIndex:
             if m["kind"] == "question":
                 questions.setdefault(m["section_id"], []).append(text)
         self.passages = {
-            cid: Passage(ids=[cid], text=text, doc_id=m["doc_id"], source=m["source"], title=m["title"],
+            cid: Passage(id=cid, text=text, doc_id=m["doc_id"], source=m["source"], title=m["title"],
                          section=m["section"], page=m.get("page"), url=m["url"], doc_type=m["doc_type"],
                          chunk_index=m["chunk_index"])
             for cid, text, m in sections
@@ -141,7 +140,7 @@ class KnowledgeIndex:
             asked = not np.isnan(raw[2, i])
             out[cid] = SectionMatch(
                 opening=float(raw[0, i]), window=float(window_raw[i]), question=float(raw[2, i]) if asked else None,
-                opening_z=float(standard[0, i]), window_z=float(window_z[i]),
+                window_z=float(window_z[i]),
                 question_z=float(standard[2, i]) if asked else None)
         return out
 

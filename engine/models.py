@@ -35,7 +35,7 @@ class Filters(BaseModel):
 class Passage(BaseModel):
     """A section of the knowledge base (or a PDF page), whole, one sentence a line, with its citation data."""
 
-    ids: list[str]
+    id: str
     text: str
     doc_id: str
     source: str

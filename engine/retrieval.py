@@ -76,21 +76,20 @@ def retrieve(index: KnowledgeIndex, query: Query, vector, top_k: int, filters: F
     dense = index.dense(vector, filters) if mode != "lexical" and vector is not None else {}
     lexical = index.lexical(query.lexical_tokens, filters) if mode != "dense" else {}
     top_lexical = max(lexical.values(), default=0.0) or 1.0
-    candidates = set(dense) | set(lexical) if mode != "dense" else set(dense)
+    candidates = set(dense) | set(lexical)
     if not query.about_terms:
         # The table holds every key term in six languages, so it matches any question in any language; it is
         # there to expand queries, not to answer them.
         candidates -= index.translation_table
     scored = {cid: section_score(dense.get(cid), lexical.get(cid, 0.0) / top_lexical, mode) for cid in candidates}
     ordered = sorted(scored, key=lambda cid: (-scored[cid], cid))[:top_k]
-    top = [cid for cid in ordered[:3]]
     return Retrieval(
         passages=[index.passages[cid] for cid in ordered],
         scores=[round(scored[cid], 4) for cid in ordered],
         matches=[dense[cid] for cid in ordered if cid in dense],
         dense_top=max((m.best for m in dense.values()), default=0.0),
         lexical_top=max(lexical.values(), default=0.0),
-        coverage=index.coverage(_coverage_tokens(index, query), top),
+        coverage=index.coverage(_coverage_tokens(index, query), ordered[:3]),
     )
 
 

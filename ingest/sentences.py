@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import threading
-from functools import lru_cache
 
 import pysbd
 
@@ -15,16 +14,11 @@ _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _local = threading.local()
 
 
-@lru_cache(maxsize=None)
-def _language(lang: str) -> str:
-    return lang if lang in SUPPORTED else "en"
-
-
 def _segmenter(lang: str) -> pysbd.Segmenter:
     # A segmenter is not documented as thread-safe, and front doors answer concurrently: one per thread.
     segmenters = _local.__dict__.setdefault("segmenters", {})
     if lang not in segmenters:
-        segmenters[lang] = pysbd.Segmenter(language=_language(lang), clean=False)
+        segmenters[lang] = pysbd.Segmenter(language=lang if lang in SUPPORTED else "en", clean=False)
     return segmenters[lang]
 
 

@@ -40,7 +40,8 @@ def _path_arg(path: str | None) -> Path | None:
 
 def _print_problems(problems) -> None:
     for problem in problems:
-        errors.print(f"✗ {problem}", markup=False, highlight=False, soft_wrap=True)
+        mark = "!" if problem.severity == "warning" else "✗"
+        errors.print(f"{mark} {problem}", markup=False, highlight=False, soft_wrap=True)
 
 
 @main.command()
@@ -56,8 +57,10 @@ def check(path: str | None) -> None:
         _fail(str(exc))
     _print_problems(problems)
     failed = {p.path for p in problems}
-    console.print(f"{len(docs)} file(s) valid, {len(failed)} with problems.")
-    sys.exit(1 if problems else 0)
+    wrong = sum(p.severity == "error" for p in problems)
+    console.print(f"{len(docs)} file(s) read, {len(failed)} with problems: {wrong} error(s), "
+                  f"{len(problems) - wrong} warning(s).")
+    sys.exit(1 if wrong else 0)
 
 
 @main.command()

@@ -28,7 +28,14 @@ def render(answer: Answer):
             line = Text(f"[{c.n}] ", style="bold")
             line.append(f"{c.title} — {where} ")
             line.append(f"({c.source})", style="dim")
-            line.append(f"\n    {c.url}", style="blue")
+            for source in c.sources:
+                line.append(f"\n    {source.title}" + (f", {source.page}" if source.page else ""))
+                if source.url:
+                    line.append(f"\n      {source.url}", style="blue")
+            if c.reading:
+                line.append(f"\n    ({label['our_reading']})", style="italic")
+            if not c.sources and c.url:
+                line.append(f"\n    {c.url}", style="blue")
             parts.append(line)
     return Group(*parts)
 

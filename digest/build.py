@@ -93,6 +93,11 @@ def practice_point(guidance: Sequence[Passage], period: Period) -> PracticePoint
         return None
     week_number = int(period.week.split("-W")[1]) + 53 * int(period.week[:4])
     chosen = practices[week_number % len(practices)]
+    if chosen.claims:  # sourced sentence by sentence: the two sentences shown, with their own sources
+        shown = chosen.text.split("\n")[:2]
+        cited = [s for claim in chosen.claims[: len(shown)] for s in claim.sources]
+        return PracticePoint(title=chosen.title, section=chosen.section, text=" ".join(shown), source=chosen.source,
+                             url=next((s.url for s in cited if s.url), None), sources=list(dict.fromkeys(cited)))
     body = _SOURCES_LINE.sub("", _HEADING.sub("", chosen.text))
     text = " ".join(sentences(body)[:2]).strip()
     # The section's own `Sources:` line names the publication behind this practice; the document's first source

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from engine.models import CitedSource
+
 Audience = Literal["officials", "consultants"]
 
 
@@ -39,7 +41,8 @@ class PracticePoint(BaseModel):
     section: str
     text: str
     source: str
-    url: str
+    url: str | None
+    sources: list[CitedSource] = []  # the publications behind the sentences shown, when the section names them
 
 
 class OfficialsDigest(BaseModel):

@@ -54,7 +54,9 @@ def _officials(digest: OfficialsDigest, label: dict) -> Outline:
         sections.append(Section(label["examples"], [f"“{q}”" for q in digest.example_questions]))
     if digest.practice is not None:
         p = digest.practice
-        sections.append(Section(label["practice"], [f"**{p.section}**: {p.text}", f"[{p.title}]({p.url}) ({p.source})"]))
+        cited = "; ".join((f"[{s.title}]({s.url})" if s.url else s.title) + (f", {s.page}" if s.page else "")
+                          for s in p.sources) or (f"[{p.title}]({p.url})" if p.url else p.title)
+        sections.append(Section(label["practice"], [f"**{p.section}**: {p.text}", f"{cited} ({p.source})"]))
     return Outline(title, sections, label["how_to_ask"])
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from advisor.settings import Settings
 from engine import abstention, compose_extractive
-from engine.citations import attach
+from engine.citations import Numbering, attach
 from engine.conversation import is_follow_up
 from engine.glossary import asks_about_terms
 from engine.instructions import strip_instructions
@@ -168,11 +168,11 @@ class Advisor:
                                            said)
         numbering = Numbering(found.passages, found.scores)
         label = labels(query.language)
-        paragraphs = [" ".join(attach(c.text, [numbering.of(c.passage)]) for c in chosen.direct)]
+        paragraphs = [" ".join(attach(c.text, [numbering.of(c.passage, c.position)]) for c in chosen.direct)]
         for heading, extra in ((label["what_to_do"], chosen.guidance), (label["example"], chosen.example),
                                (label["see_also"], chosen.related)):
             if extra is not None:
-                paragraphs.append(f"**{heading}:** {attach(extra.text, [numbering.of(extra.passage)])}")
+                paragraphs.append(f"**{heading}:** {attach(extra.text, [numbering.of(extra.passage, extra.position)])}")
         if query.language != "en" and chosen.direct:
             paragraphs.append(f"_{label['english_sources']}_")
         return "\n\n".join(p for p in paragraphs if p), numbering.citations
@@ -187,22 +187,3 @@ class Advisor:
             name = label["doc_types"].get(doc_type, doc_type)
             lines.append(f"- {name}: " + "; ".join(titles))
         return "\n".join(lines)
-
-
-class Numbering:
-    """Citation numbers in order of first use, so `[1]` is the first source the answer leans on."""
-
-    def __init__(self, passages: list[Passage], scores: list[float]):
-        self.passages = passages
-        self.scores = scores
-        self.citations: list[Citation] = []
-        self._numbers: dict[int, int] = {}
-
-    def of(self, passage_index: int) -> int:
-        if passage_index not in self._numbers:
-            p = self.passages[passage_index]
-            n = len(self.citations) + 1
-            self._numbers[passage_index] = n
-            self.citations.append(Citation(n=n, source=p.source, title=p.title, section=p.section, page=p.page,
-                                           url=p.url, score=self.scores[passage_index]))
-        return self._numbers[passage_index]

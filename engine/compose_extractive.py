@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from engine.index import KnowledgeIndex
 from engine.models import Passage
-from engine.sentence_rules import leans_on_previous, talks_about_knowledge_base
+from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
 from engine.text import tokens
+from ingest.chunking import WINDOW_STEP
 
 # An answer is 60 to 180 words (issue 11): the best section gives up to MAIN_WORDS, each extra point the rest.
 # MAIN_WORDS 140 measured on the tuning half against 120 and 160: key facts .687 (.643, .705) with room left for
@@ -34,6 +35,9 @@ _NUMERIC_QUESTION = re.compile(
     r"per ?cent|rate|cost\w*|budget|spend|spent|hoeveel|wanneer|cijfers?|kost\w*|combien|quand|chiffres?|co[uû]t\w*|"
     r"wie viele|wie viel|wann|zahlen|kosten|cu[aá]nt\w*|cu[aá]ndo|quant\w*|quando|cifr\w*)\b", re.IGNORECASE)
 _FIGURES = re.compile(r"\d[\d.,]*\d|\d")
+import os
+MEANING_WEIGHT = float(os.environ.get("MW", "1"))
+WHOLE_SECTION_WORDS = int(os.environ.get("WS", "140"))
 
 
 @dataclass
@@ -76,13 +80,23 @@ def _relevance(sentence: str, weights: dict[str, float], numeric: bool) -> float
     return score
 
 
+def _meaning(windows: tuple[float, ...], position: int) -> float:
+    """How close in meaning the window holding a sentence came to the question, against the section's closest."""
+    if not windows:
+        return 0.0
+    top = max(max(windows), 1.0)
+    return max(windows[min(position // WINDOW_STEP, len(windows) - 1)], 0.0) / top
+
+
 def _from_section(passage: Passage, pi: int, weights: dict[str, float], numeric: bool,
-                  repeated: set[str], budget: int = MAIN_WORDS, given: list[Sentence] | None = None) -> list[Sentence]:
+                  repeated: set[str], budget: int = MAIN_WORDS, given: list[Sentence] | None = None,
+                  windows: tuple[float, ...] = ()) -> list[Sentence]:
     """The section in its own order: all of it when it fits in the budget of words, else its opening and its
     sentences most relevant to the question until the budget. A sentence that leans on the one before it comes
     only with it, and notes about the knowledge base never come."""
     lines = passage.text.split("\n")
-    scored = [Sentence(s, pi, i, _relevance(s, weights, numeric)) for i, s in enumerate(lines)]
+    scored = [Sentence(s, pi, i, _relevance(s, weights, numeric) + MEANING_WEIGHT * _meaning(windows, i))
+              for i, s in enumerate(lines)]
     usable = {s.position for s in scored if _usable(s.text, repeated) and not _restates(s.text, given or [])}
 
     def needs(s: Sentence) -> list[Sentence] | None:
@@ -96,7 +110,10 @@ def _from_section(passage: Passage, pi: int, weights: dict[str, float], numeric:
         return chain
 
     first = min(usable, default=None)
-    if sum(_words(scored[p].text) for p in usable) <= budget:
+    total = sum(_words(scored[p].text) for p in usable)
+    if budget == MAIN_WORDS and total <= WHOLE_SECTION_WORDS:
+        budget = total
+    if total <= budget:
         order = sorted(usable)
     else:  # the opening, then the most relevant
         order = sorted(usable, key=lambda p: (p != first, -scored[p].score, p))
@@ -163,14 +180,16 @@ def _runner_up(passages: list[Passage], scores: list[float], repeated: set[str],
 
 
 def select(index: KnowledgeIndex, question: str, passages: list[Passage], scores: list[float],
-           query_tokens: list[str], repeated: set[str] | None = None) -> Composed:
+           query_tokens: list[str], repeated: set[str] | None = None,
+           windows: list[tuple[float, ...]] | None = None) -> Composed:
     """What to say. `repeated`: keys of sentences already given in this conversation (see `sentence_key`)."""
     repeated = repeated or set()
+    windows = windows or [()] * len(passages)
     numeric = bool(_NUMERIC_QUESTION.search(question))
     weights = {t: max(index.idf(t), 0.05) for t in query_tokens}
     direct: list[Sentence] = []
     for pi, passage in enumerate(passages[:2]):  # a follow-up whose best section was already given moves on
-        direct = _from_section(passage, pi, weights, numeric, repeated)
+        direct = _from_section(passage, pi, weights, numeric, repeated, windows=windows[pi])
         if direct:
             break
     if not direct:
@@ -180,7 +199,7 @@ def select(index: KnowledgeIndex, question: str, passages: list[Passage], scores
         # Too short to be advice on its own (a definition, a one-line note): the next section continues it.
         following = direct[0].passage + 1
         direct += _from_section(passages[following], following, weights, numeric, repeated,
-                                budget=MAIN_WORDS - words, given=direct)
+                                budget=MAIN_WORDS - words, given=direct, windows=windows[following])
         words = sum(_words(s.text) for s in direct)
     given = list(direct)  # everything the answer says so far
     taken = {passages[direct[0].passage].source}

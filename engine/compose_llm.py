@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from advisor.settings import Settings
-from engine.citations import attach, numbers_in, supported
+from engine.citations import Numbering, attach, closest_line, numbers_in, supported
 from engine.messages import prompt
 from engine.models import Citation, Passage, Turn
 from engine.text import sentences
@@ -76,16 +76,9 @@ def verify(text: str, language: str, passages: list[Passage],
         kept.append((sentence, list(dict.fromkeys(numbers))))
     if not kept or len(kept) < MIN_KEPT_SHARE * len(candidates):
         return None
-    order: dict[int, int] = {}
-    citations: list[Citation] = []
+    numbering = Numbering(passages, scores)
     out = []
     for sentence, numbers in kept:
-        for n in numbers:
-            if n not in order:
-                order[n] = len(order) + 1
-                p = passages[n - 1]
-                citations.append(Citation(n=order[n], source=p.source, title=p.title, section=p.section, page=p.page,
-                                          url=p.url, score=scores[n - 1] if n <= len(scores) else 0.0))
-        out.append(attach(sentence, [order[n] for n in numbers]))
-    return " ".join(out), citations
+        out.append(attach(sentence, [numbering.of(n - 1, closest_line(sentence, passages[n - 1])) for n in numbers]))
+    return " ".join(out), numbering.citations
 

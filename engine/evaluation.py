@@ -22,7 +22,7 @@ from engine.advisor import Advisor
 from engine.citations import MARKER
 from engine.compose_extractive import sentence_key
 from engine.models import Answer, Turn
-from engine.sentence_rules import leans_on_previous, talks_about_knowledge_base
+from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
 from engine.text import sentences
 
 MAX_FALSE_ABSTENTION = 0.05

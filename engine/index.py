@@ -9,6 +9,7 @@ from the store; `refresh_if_changed` reloads it after an ingest.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from rank_bm25 import BM25Okapi
 from threadpoolctl import threadpool_limits
 
 from engine.glossary import Glossary, is_translation_table, parse_rows
-from engine.models import Filters, Passage
+from engine.models import Claim, Filters, Passage
 from engine.text import tokens
 from ingest.manifest import manifest_path
 from ingest.store import KnowledgeStore, StoreError
@@ -40,6 +41,8 @@ class SectionMatch:
     question: float | None
     window_z: float
     question_z: float | None
+    windows: tuple[float, ...] = ()  # the standing of each window of the section, in reading order
+
 
     @property
     def best(self) -> float:
@@ -77,7 +80,8 @@ class KnowledgeIndex:
         self.passages = {
             cid: Passage(id=cid, text=text, doc_id=m["doc_id"], source=m["source"], title=m["title"],
                          section=m["section"], page=m.get("page"), url=m["url"], doc_type=m["doc_type"],
-                         chunk_index=m["chunk_index"])
+                         chunk_index=m["chunk_index"],
+                         claims=[Claim.model_validate(c) for c in json.loads(m["claims"])] if m.get("claims") else [])
             for cid, text, m in sections
         }
         corpus = [tokens(f"{p.title} {p.section} {p.text} {' '.join(questions.get(cid, []))}")
@@ -92,6 +96,10 @@ class KnowledgeIndex:
         self._vectors = vectors[order]
         self._unit_section = np.array([position.get(self.section_of[cid], -1) for cid, _, _ in rows])
         self._unit_kind = np.array([KINDS.index(m["kind"]) for _, _, m in rows])
+        windows: dict[int, list[int]] = {}
+        for unit in np.flatnonzero((self._unit_kind == KINDS.index("window")) & (self._unit_section >= 0)):
+            windows.setdefault(int(self._unit_section[unit]), []).append(int(unit))
+        self._section_windows = windows  # rows are in reading order, so each list is too
         self.documents = sorted({(m["doc_type"], m["title"]) for m in self.meta.values()})
         self._loaded_stamp = self._stamp()
 
@@ -121,14 +129,15 @@ class KnowledgeIndex:
         similarities = self._vectors @ vector
         raw = np.full((len(KINDS), len(self.ids)), np.nan)
         standard = np.full((len(KINDS), len(self.ids)), np.nan)
+        unit_z = np.zeros(len(similarities))
         for k in range(len(KINDS)):
             mask = (self._unit_kind == k) & (self._unit_section >= 0)
             if not mask.any():
                 continue
             values = similarities[mask]
-            z = (values - values.mean()) / (values.std() or 1.0)
+            unit_z[mask] = (values - values.mean()) / (values.std() or 1.0)
             np.fmax.at(raw[k], self._unit_section[mask], values)
-            np.fmax.at(standard[k], self._unit_section[mask], z)
+            np.fmax.at(standard[k], self._unit_section[mask], unit_z[mask])
         window = np.where(np.isnan(raw[1]), 0, 1)  # a section too short for windows stands for itself
         columns = np.arange(len(self.ids))
         window_raw, window_z = raw[window, columns], standard[window, columns]
@@ -141,7 +150,8 @@ class KnowledgeIndex:
             out[cid] = SectionMatch(
                 opening=float(raw[0, i]), window=float(window_raw[i]), question=float(raw[2, i]) if asked else None,
                 window_z=float(window_z[i]),
-                question_z=float(standard[2, i]) if asked else None)
+                question_z=float(standard[2, i]) if asked else None,
+                windows=tuple(float(z) for z in unit_z[self._section_windows.get(i, [])]))
         return out
 
     def coverage(self, query_tokens: list[str], section_ids: list[str]) -> float:

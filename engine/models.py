@@ -5,7 +5,7 @@ Field names of `Answer` are the JSON contract of `advisor ask --json`; front doo
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Filters(BaseModel):
@@ -32,8 +32,27 @@ class Filters(BaseModel):
         )
 
 
+class CitedSource(BaseModel):
+    """A publication behind a claim: what an official opens to check it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    url: str | None = None
+    page: str | None = None
+
+
+class Claim(BaseModel):
+    """The sources of one sentence of a passage; `reading`: the sentence is the knowledge base's own reading of
+    its sources, not something a source says."""
+
+    sources: list[CitedSource] = Field(default_factory=list)
+    reading: bool = False
+
+
 class Passage(BaseModel):
-    """A section of the knowledge base (or a PDF page), whole, one sentence a line, with its citation data."""
+    """A section of the knowledge base (or a PDF page), whole, one sentence a line, with its citation data.
+    `claims`: each line's sources, when the knowledge file names them sentence by sentence (else empty)."""
 
     id: str
     text: str
@@ -45,6 +64,10 @@ class Passage(BaseModel):
     url: str
     doc_type: str
     chunk_index: int = 0
+    claims: list[Claim] = Field(default_factory=list)
+
+    def claim(self, position: int) -> Claim | None:
+        return self.claims[position] if position < len(self.claims) else None
 
 
 class RetrievedPassage(BaseModel):
@@ -56,13 +79,20 @@ class RetrievedPassage(BaseModel):
 
 
 class Citation(BaseModel):
+    """A numbered reference in an answer: the knowledge base section quoted (`source`, `section`, `page` of a
+    PDF), and `sources`, the publications behind the sentences quoted from it, in order of use. `url` is the first
+    of them (the section's link when its sentences name none). `reading`: a quoted sentence is the knowledge
+    base's own reading of its sources."""
+
     n: int
     source: str
     title: str
     section: str
     page: int | None = None
-    url: str
+    url: str | None
     score: float
+    sources: list[CitedSource] = Field(default_factory=list)
+    reading: bool = False
 
 
 class Turn(BaseModel):

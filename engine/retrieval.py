@@ -53,6 +53,7 @@ class Retrieval:
     passages: list[Passage]  # whole sections, best first
     scores: list[float]
     matches: list[SectionMatch]  # how close in meaning the ranked sections came, by unit (dense modes only)
+    windows: list[tuple[float, ...]]  # per ranked section, its windows' standing in meaning (empty: lexical only)
     dense_top: float  # best cosine similarity of any unit
     lexical_top: float  # best BM25 score of any section
     coverage: float  # share of the question's content words in the best sections
@@ -87,6 +88,7 @@ def retrieve(index: KnowledgeIndex, query: Query, vector, top_k: int, filters: F
         passages=[index.passages[cid] for cid in ordered],
         scores=[round(scored[cid], 4) for cid in ordered],
         matches=[dense[cid] for cid in ordered if cid in dense],
+        windows=[dense[cid].windows if cid in dense else () for cid in ordered],
         dense_top=max((m.best for m in dense.values()), default=0.0),
         lexical_top=max(lexical.values(), default=0.0),
         coverage=index.coverage(_coverage_tokens(index, query), ordered[:3]),

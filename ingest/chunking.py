@@ -8,11 +8,13 @@ built the old way asks for `advisor ingest --rebuild` instead of mixing two kind
 from __future__ import annotations
 
 import hashlib
+import json
 
-from ingest.models import Block, Chunk, LoadedDocument, UnitKind
+from ingest.footnotes import READING, references
+from ingest.models import Block, Chunk, ClaimSource, LoadedDocument, UnitKind
 from ingest.sentences import split_sentences
 
-CHUNKING_VERSION = "3"
+CHUNKING_VERSION = "4"
 # Windows of three sentences, one after another: each fact is found whatever its place in the section (against
 # heading and opening alone, multilingual-e5-small put the right section in the top five for 0.81 of the tuning
 # half's questions instead of 0.75). Starting a window every third sentence rather than every second measured the
@@ -40,12 +42,24 @@ def _units(block: Block, sentences: list[str]) -> list[tuple[UnitKind, str]]:
     return units
 
 
+def _claims(keys: list[list[str]], footnotes: dict[str, ClaimSource]) -> str | None:
+    """The sources of each sentence, as stored with the section; None when no sentence names one (a PDF page, a
+    Markdown file without footnotes), so citations fall back to the section's link or page."""
+    if not any(keys):
+        return None
+    return json.dumps([{"sources": [footnotes[k].model_dump() for k in ks if k in footnotes], "reading": READING in ks}
+                       for ks in keys], ensure_ascii=False)
+
+
 def chunk_document(doc: LoadedDocument) -> list[Chunk]:
     meta = doc.meta
     default_url = str(meta.sources[0].url)
     chunks: list[Chunk] = []
     for block in doc.blocks:
-        sentences = split_sentences(block.text, meta.language)
+        # Sentences are split with their footnote references attached, so each keeps its own sources.
+        marked = [references(s) for s in split_sentences(block.text, meta.language)]
+        sentences = [text for text, _ in marked if text]
+        keys = [ks for text, ks in marked if text]
         if not sentences:
             continue
         section_id = f"{meta.id}:{doc.file_hash[:12]}:{len(chunks):04d}"
@@ -72,6 +86,8 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
                     chunk_index=index,
                     file_hash=doc.file_hash,
                     content_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
+                    claims=_claims(keys, doc.footnotes) if kind == "section" else None,
+                    note=block.note if kind == "section" else None,
                 )
             )
     return chunks

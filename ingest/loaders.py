@@ -14,7 +14,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ingest.models import Block, FrontMatter, LoadedDocument
+from ingest.footnotes import definition, parse_source
+from ingest.lint import lint_markdown
+from ingest.models import Block, ClaimSource, FrontMatter, LoadedDocument
 from ingest.problems import KnowledgeFileError, Problem
 
 SUFFIXES = (".md", ".pdf", ".docx")
@@ -25,6 +27,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SOURCES_LINE = re.compile(r"^\s*\**sources?\**\s*:", re.IGNORECASE)
 _QUESTIONS_LINE = re.compile(r"^\s*\**questions\**\s*:(.*)$", re.IGNORECASE)
 _LINK = re.compile(r"\[[^\]]+\]\((https?://[^)\s]+)\)")
+_NOTE_LINE = re.compile(r"^\s*\**editor['’]s note\**\s*:(.*)$", re.IGNORECASE)
 _FIELD_LINE = "^{field}\\s*:"
 
 
@@ -75,12 +78,15 @@ def load(path: Path, knowledge_dir: Path) -> LoadedDocument:
             [Problem(path=rel, message=f"the file is {size // 2**20} MiB", fix="split it into files under 50 MiB")]
         )
     suffix = path.suffix.lower()
+    footnotes: dict[str, ClaimSource] = {}
+    findings: list[Problem] = []
     if suffix == ".md":
-        meta, blocks = _load_markdown(path, rel)
+        meta, blocks, footnotes, findings = _load_markdown(path, rel)
     else:
         meta = _load_sidecar(path, rel)
         blocks = _pdf_blocks(path, rel) if suffix == ".pdf" else _docx_blocks(path, rel)
-    return LoadedDocument(path=rel, file_hash=file_hash(path), meta=meta, blocks=blocks)
+    return LoadedDocument(path=rel, file_hash=file_hash(path), meta=meta, blocks=blocks, footnotes=footnotes,
+                          findings=findings)
 
 
 # -- front matter ---------------------------------------------------------------------------------------------
@@ -150,7 +156,7 @@ def _load_sidecar(path: Path, rel: str) -> FrontMatter:
 # -- Markdown -------------------------------------------------------------------------------------------------
 
 
-def _load_markdown(path: Path, rel: str) -> tuple[FrontMatter, list[Block]]:
+def _load_markdown(path: Path, rel: str) -> tuple[FrontMatter, list[Block], dict[str, ClaimSource], list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -171,30 +177,36 @@ def _load_markdown(path: Path, rel: str) -> tuple[FrontMatter, list[Block]]:
         ) from None
     yaml_text = "\n".join(lines[1:end])
     meta = _validate_front_matter(_parse_yaml(yaml_text, rel, 2), rel, yaml_text, 2)
-    blocks = list(markdown_blocks(lines[end + 1 :], first_line=end + 2))
+    body = lines[end + 1 :]
+    footnotes = {key: parse_source(text) for key, text in filter(None, map(definition, body))}
+    # Definitions leave blank lines, so line numbers stay those of the file.
+    blocks = list(markdown_blocks(["" if definition(line) else line for line in body], first_line=end + 2))
     if not any(b.text.strip() for b in blocks):
         raise KnowledgeFileError(
             [Problem(path=rel, line=end + 2, message="no text after the front matter", fix="write the document body")]
         )
-    return meta, blocks
+    return meta, blocks, footnotes, lint_markdown(rel, body, first_line=end + 2)
 
 
 def markdown_blocks(lines: list[str], first_line: int = 1) -> Iterator[Block]:
     """One block per heading section; the H1 is the document title, so sections start at H2.
 
     A section's `Sources:` line is taken out of the text (it is not advice) and its first link becomes the
-    section's citation URL; its `Questions:` line (questions it answers, separated by `|`) helps find it.
+    section's citation URL; its `Questions:` line (questions it answers, separated by `|`) helps find it; its
+    `Editor's note:` line is kept for consultants, out of the text officials are quoted.
     """
     path: list[str] = []
     body: list[str] = []
     questions: list[str] = []
+    notes: list[str] = []
     url: str | None = None
     start = first_line
 
     def flush() -> Iterator[Block]:
         content = "\n".join(body).strip()
         if content:
-            yield Block(text=content, heading_path=list(path), line=start, url=url, questions=list(questions))
+            yield Block(text=content, heading_path=list(path), line=start, url=url, questions=list(questions),
+                        note=" ".join(notes) or None)
 
     for offset, line in enumerate(lines):
         heading = _HEADING.match(line)
@@ -203,9 +215,11 @@ def markdown_blocks(lines: list[str], first_line: int = 1) -> Iterator[Block]:
             level = len(heading.group(1))
             if level > 1:
                 path[:] = path[: level - 2] + [heading.group(2).strip()]
-            body, questions, url, start = [], [], None, first_line + offset
+            body, questions, notes, url, start = [], [], [], None, first_line + offset
         elif asked := _QUESTIONS_LINE.match(line):
             questions.extend(q.strip() for q in asked.group(1).split("|") if q.strip())
+        elif note := _NOTE_LINE.match(line):
+            notes.append(note.group(1).strip())
         elif _SOURCES_LINE.match(line):
             links = _LINK.findall(line)
             url = url or (links[0] if links else None)

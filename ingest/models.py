@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from ingest.problems import Problem
+
 DocType = Literal["report", "model", "case_study", "guidance", "evidence", "context", "glossary", "figures"]
 CitySize = Literal["small", "medium", "large", "any"]
 
@@ -25,6 +27,14 @@ class SourceRef(BaseModel):
     year: int | None = Field(None, ge=1900, le=2100)
     pages: str | None = None
     section: str | None = None
+
+
+class ClaimSource(BaseModel):
+    """The source behind one sentence (a footnote of the knowledge file), as answers show it."""
+
+    title: str
+    url: str | None = None
+    page: str | None = None  # "p. 17", "pp. 17-19", "§3.2"
 
 
 class FrontMatter(BaseModel):
@@ -61,6 +71,7 @@ class Block(BaseModel):
     line: int | None = None
     url: str | None = None  # the first source link of the section, when the section names its sources
     questions: list[str] = Field(default_factory=list)  # questions the section answers (a `Questions:` line)
+    note: str | None = None  # an `Editor's note:` line: for consultants, never quoted to officials
 
 
 class LoadedDocument(BaseModel):
@@ -70,6 +81,8 @@ class LoadedDocument(BaseModel):
     file_hash: str
     meta: FrontMatter
     blocks: list[Block]
+    footnotes: dict[str, ClaimSource] = Field(default_factory=dict)  # by key, as defined in the file
+    findings: list[Problem] = Field(default_factory=list)  # the attribution lint's (ingest/lint.py): not blocking
 
 
 UnitKind = Literal["section", "window", "question"]
@@ -99,6 +112,10 @@ class Chunk(BaseModel):
     chunk_index: int
     file_hash: str
     content_hash: str
+    # A section record's sentences' sources, one entry a sentence (JSON; Chroma metadata holds scalars only):
+    # {"sources": [ClaimSource, ...], "reading": true when the sentence is the knowledge base's own reading}.
+    claims: str | None = None
+    note: str | None = None
 
     def metadata(self) -> dict[str, str | int | list[str]]:
         """Chroma metadata: scalars and string lists only, no None values."""

@@ -73,6 +73,7 @@ def check(settings: Settings, only: Path | None = None) -> tuple[list[LoadedDocu
             problems.extend(exc.problems)
     if only is None:
         problems.extend(_duplicate_ids(docs))
+    problems.extend(finding for doc in docs for finding in doc.findings)
     return docs, problems
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from engine.conversation import is_follow_up
 from engine.language import detect_language
-from engine.sentence_rules import leans_on_previous, talks_about_knowledge_base
+from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
 from ingest.sentences import split_sentences
 
 

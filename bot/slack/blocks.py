@@ -80,16 +80,17 @@ def answer_message(answer: Answer, *, consultant: bool, share: bool, shared_by: 
     sections = [_section(piece) for piece in split_text(body, SECTION_LIMIT)]
     tail: list[Block] = []
     if answer.citations:
-        tail.append(sources_block(answer.citations, labels(answer.language)["sources"]))
+        tail.append(sources_block(answer.citations, labels(answer.language)["sources"],
+                                  labels(answer.language)["our_reading"]))
     if shared_by:
         tail.append(ContextBlock(elements=[MarkdownTextObject(text=words["shared_by"].format(user=f"<@{shared_by}>"))]))
     tail.append(_buttons(answer, words, consultant=consultant, share=share))
     return Message(text=truncate(body, FALLBACK_LIMIT), blocks=_fit(sections, tail, words))
 
 
-def sources_block(citations: list[Citation], heading: str) -> ContextBlock:
-    """`[n] Title — section (or page)`, one line per citation, the title linked to the source."""
-    lines = [f"*{escape(heading)}*"] + [_source_line(c) for c in citations]
+def sources_block(citations: list[Citation], heading: str, reading: str) -> ContextBlock:
+    """`[n] Title — section (or page): source, p. 3; source`, one line per citation, each source linked."""
+    lines = [f"*{escape(heading)}*"] + [_source_line(c, reading) for c in citations]
     elements: list[str] = []
     for line in lines:
         if elements and len(elements[-1]) + 1 + len(line) <= SECTION_LIMIT:
@@ -99,10 +100,15 @@ def sources_block(citations: list[Citation], heading: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=e) for e in elements[:CONTEXT_ELEMENTS]])
 
 
-def _source_line(citation: Citation) -> str:
+def _source_line(citation: Citation, reading: str) -> str:
+    """The section quoted, then the publications behind the sentences quoted from it, and only those. A section
+    that does not name sources sentence by sentence (a PDF page) links its own title."""
     where = f"p. {citation.page}" if citation.page is not None else citation.section
-    line = f"*[{citation.n}]* {link(citation.url, citation.title)}"
-    return f"{line} — {escape(where)}" if where else line
+    title = escape(citation.title) if citation.sources else link(citation.url or "", citation.title)
+    line = f"*[{citation.n}]* {title}" + (f" — {escape(where)}" if where else "")
+    behind = [link(s.url or "", s.title) + (f", {escape(s.page)}" if s.page else "") for s in citation.sources]
+    behind += [f"_{escape(reading)}_"] if citation.reading else []
+    return f"{line}: " + "; ".join(behind) if behind else line
 
 
 def _section(text: str) -> SectionBlock:

@@ -67,12 +67,19 @@ def _markdown_label(text: str) -> str:
     return text.replace("[", "(").replace("]", ")")
 
 
-def source_line(citation: Citation) -> str:
-    """`[2] [Title](url) — Section · p. 14`: the number the answer uses, a link to the source, and where in it."""
+def source_line(citation: Citation, reading: str) -> str:
+    """`[2] Title — Section · p. 14: [Source](url), p. 3; [Source](url)`: the number the answer uses, where it
+    quotes from, and the publications behind the quoted sentences, and only those (a PDF page, which names none
+    sentence by sentence, links its own title)."""
     where = " · ".join(x for x in (citation.section, f"p. {citation.page}" if citation.page is not None else "") if x)
     title = _markdown_label(citation.title)
-    link = f"[{title}]({citation.url})" if citation.url else title
-    return f"[{citation.n}] {link}" + (f" — {where}" if where else "")
+    if citation.url and not citation.sources:
+        title = f"[{title}]({citation.url})"
+    behind = [(f"[{_markdown_label(s.title)}]({s.url})" if s.url else _markdown_label(s.title))
+              + (f", {s.page}" if s.page else "") for s in citation.sources]
+    behind += [f"_{reading}_"] if citation.reading else []
+    line = f"[{citation.n}] {title}" + (f" — {where}" if where else "")
+    return f"{line}: " + "; ".join(behind) if behind else line
 
 
 def answer_blocks(answer: Answer, labels: dict) -> list[TextBlock]:
@@ -81,7 +88,8 @@ def answer_blocks(answer: Answer, labels: dict) -> list[TextBlock]:
     blocks = [_text(p, spacing="Medium") for p in paragraphs]
     if answer.citations:
         blocks.append(_text(labels["sources"], weight="Bolder", separator=True, spacing="Medium"))
-        blocks += [_text(source_line(c), size="Small", spacing="Small") for c in answer.citations[:MAX_SOURCES]]
+        blocks += [_text(source_line(c, labels["our_reading"]), size="Small", spacing="Small")
+                   for c in answer.citations[:MAX_SOURCES]]
     return blocks
 
 

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from ingest.problems import Problem
+
 DocType = Literal["report", "model", "case_study", "guidance", "evidence", "context", "glossary", "figures"]
 CitySize = Literal["small", "medium", "large", "any"]
 
@@ -70,6 +72,7 @@ class LoadedDocument(BaseModel):
     file_hash: str
     meta: FrontMatter
     blocks: list[Block]
+    warnings: list[Problem] = Field(default_factory=list)  # what ingest changed in it (e.g. raw HTML removed)
 
 
 UnitKind = Literal["section", "window", "question"]

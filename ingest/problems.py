@@ -1,6 +1,12 @@
-"""Problems found in knowledge files, phrased for the consultant who has to fix them."""
+"""Problems found in knowledge files, phrased for the consultant who has to fix them.
+
+An error keeps the file out of the index (its previously indexed version stays); a warning says what ingest did
+to a file it indexed anyway (such as removing raw HTML).
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -11,11 +17,16 @@ class Problem(BaseModel):
     fix: str
     line: int | None = None
     field: str | None = None
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         where = self.path + (f":{self.line}" if self.line else "")
         what = f"field '{self.field}': " if self.field else ""
         return f"{where}: {what}{self.message} — {self.fix}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
 
 class KnowledgeFileError(Exception):

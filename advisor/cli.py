@@ -39,8 +39,9 @@ def _path_arg(path: str | None) -> Path | None:
 
 
 def _print_problems(problems) -> None:
+    """Errors (the file is not indexed) with ✗, warnings (indexed, with something taken out) with !."""
     for problem in problems:
-        mark = "!" if problem.severity == "warning" else "✗"
+        mark = "✗" if problem.is_error else "!"
         errors.print(f"{mark} {problem}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -55,17 +56,20 @@ def check(path: str | None) -> None:
         docs, problems = run_check(get_settings(), _path_arg(path))
     except StoreError as exc:
         _fail(str(exc))
+    except Exception as exc:  # a file's own errors are problems; anything else is said in one line, not a trace
+        _fail(f"{type(exc).__name__}: {exc}")
     _print_problems(problems)
-    failed = {p.path for p in problems}
-    wrong = sum(p.severity == "error" for p in problems)
-    console.print(f"{len(docs)} file(s) read, {len(failed)} with problems: {wrong} error(s), "
-                  f"{len(problems) - wrong} warning(s).")
-    sys.exit(1 if wrong else 0)
+    failed = {p.path for p in problems if p.is_error}
+    warned = {p.path for p in problems if not p.is_error} - failed
+    console.print(f"{len(docs)} file(s) valid, {len(failed)} with problems"
+                  + (f", {len(warned)} with warnings." if warned else "."))
+    sys.exit(1 if failed else 0)
 
 
 @main.command()
 @click.argument("path", required=False)
-@click.option("--rebuild", is_flag=True, help="Re-embed everything into a fresh collection (after a model change).")
+@click.option("--rebuild", is_flag=True, help="Re-embed everything into a new collection beside the live one, which "
+              "serves until the new one is complete (after a model change). An interrupted rebuild resumes.")
 def ingest(path: str | None, rebuild: bool) -> None:
     """Index knowledge files into the store: new and changed files are added, deleted ones removed."""
     report = run_ingest(_path_arg(path), rebuild=rebuild, show_progress=True)
@@ -102,8 +106,8 @@ def run_ingest(path: Path | None = None, rebuild: bool = False, show_progress: b
     table.add_row(*(str(len(x)) for x in (report.added, report.updated, report.removed, report.unchanged,
                                           report.failed)), str(report.chunks), f"{report.seconds:.2f}")
     console.print(table)
-    if report.problems:
-        errors.print("[yellow]Files with problems were not (re)indexed; their previous version stays searchable. "
+    if not report.ok:
+        errors.print("[yellow]Files with problems (✗) were not (re)indexed; their previous version stays searchable. "
                      "Fix them and run `advisor ingest` again.[/]")
     return report
 
@@ -155,6 +159,7 @@ def _load_advisor():
                      f"{len(report.removed)} removed.[/]")
     if report.problems:
         _print_problems(report.problems)
+    if not report.ok:
         errors.print("[yellow]Some knowledge files have problems; answering from what is indexed. "
                      "Run `advisor check` for details.[/]")
     from engine.advisor import Advisor

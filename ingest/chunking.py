@@ -42,6 +42,14 @@ def _units(block: Block, sentences: list[str]) -> list[tuple[UnitKind, str]]:
     return units
 
 
+def record_key(path: str, file_hash: str) -> str:
+    """The part of a record id that says which file, in which version, it comes from. Keyed by path as well as
+    content, so two files never write the same records, even when one is a copy of the other. (Records of stores
+    built before keyed by content alone; ingest finds records by their source and file hash, so those stay valid
+    and CHUNKING_VERSION did not change.)"""
+    return hashlib.sha256(f"{path}\n{file_hash}".encode()).hexdigest()[:12]
+
+
 def _claims(keys: list[list[str]], footnotes: dict[str, ClaimSource]) -> str | None:
     """The sources of each sentence, as stored with the section; None when no sentence names one (a PDF page, a
     Markdown file without footnotes), so citations fall back to the section's link or page."""
@@ -54,6 +62,7 @@ def _claims(keys: list[list[str]], footnotes: dict[str, ClaimSource]) -> str | N
 def chunk_document(doc: LoadedDocument) -> list[Chunk]:
     meta = doc.meta
     default_url = str(meta.sources[0].url)
+    key = record_key(doc.path, doc.file_hash)
     chunks: list[Chunk] = []
     for block in doc.blocks:
         # Sentences are split with their footnote references attached, so each keeps its own sources.
@@ -62,12 +71,12 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
         keys = [ks for text, ks in marked if text]
         if not sentences:
             continue
-        section_id = f"{meta.id}:{doc.file_hash[:12]}:{len(chunks):04d}"
+        section_id = f"{meta.id}:{key}:{len(chunks):04d}"
         for kind, text in _units(block, sentences):
             index = len(chunks)
             chunks.append(
                 Chunk(
-                    id=f"{meta.id}:{doc.file_hash[:12]}:{index:04d}",
+                    id=f"{meta.id}:{key}:{index:04d}",
                     text=text,
                     kind=kind,
                     section_id=section_id,

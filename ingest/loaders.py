@@ -1,14 +1,21 @@
 """Read knowledge files (Markdown with front matter, PDF and DOCX with a YAML sidecar) into validated documents.
 
 Each loader returns blocks that keep their place (heading path, page, line) so a citation can point at it.
-Every problem in a file is collected and raised together, so a consultant fixes a file in one pass.
+Every problem in a file is collected and raised together, so a consultant fixes a file in one pass; whatever goes
+wrong reading one file (a damaged PDF, broken Word XML, a sidecar that is not text) is a problem of that file,
+never a stop for the others.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
+import os
 import re
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -23,12 +30,14 @@ SUFFIXES = (".md", ".pdf", ".docx")
 SIDECAR_SUFFIX = ".yaml"
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SOURCES_LINE = re.compile(r"^\s*\**sources?\**\s*:", re.IGNORECASE)
 _QUESTIONS_LINE = re.compile(r"^\s*\**questions\**\s*:(.*)$", re.IGNORECASE)
 _LINK = re.compile(r"\[[^\]]+\]\((https?://[^)\s]+)\)")
 _NOTE_LINE = re.compile(r"^\s*\**editor['’]s note\**\s*:(.*)$", re.IGNORECASE)
 _FIELD_LINE = "^{field}\\s*:"
+_ID_LINE = re.compile(r"^id\s*:\s*[\"']?([A-Za-z0-9_-]+)", re.MULTILINE)
+
+_log = logging.getLogger(__name__)
 
 
 class _TextDatesLoader(yaml.SafeLoader):
@@ -41,18 +50,63 @@ _TextDatesLoader.yaml_implicit_resolvers = {
 }
 
 
-def discover(knowledge_dir: Path, only: Path | None = None) -> list[Path]:
-    """Knowledge files under the folder (or one file or subfolder of it), skipping README, `_` and `.` names."""
+def discover(knowledge_dir: Path, only: Path | None = None) -> tuple[list[Path], list[Problem]]:
+    """Knowledge files under the folder (or one file or subfolder of it), skipping README, `_` and `.` names,
+    and the problems of links among them.
+
+    A link is followed only to a file inside the knowledge folder: a link out of it would serve another folder's
+    content as our advice, so it is reported and skipped, and so are broken and looping links. Links to folders
+    are not followed (files inside the folder are found where they are)."""
     root = only if only is not None else knowledge_dir
-    candidates = [root] if root.is_file() else sorted(root.rglob("*"))
-    found = []
-    for path in candidates:
+    inside = knowledge_dir.resolve()
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for path in [root] if root.is_file() else _walk(root):
         rel_parts = path.relative_to(knowledge_dir).parts if path.is_relative_to(knowledge_dir) else path.parts
         if any(part.startswith(("_", ".")) for part in rel_parts) or path.name.lower() == "readme.md":
             continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
+        if not path.is_symlink():
+            if path.is_file() and path.suffix.lower() in SUFFIXES:
+                found.append(path)
+            continue
+        problem = link_problem(path, knowledge_dir, inside)
+        if problem is not None:
+            if path.suffix.lower() in SUFFIXES or path.is_dir():
+                problems.append(problem)
+        elif path.is_file() and path.suffix.lower() in SUFFIXES:
             found.append(path)
-    return found
+    return found, problems
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every file and link under root, without descending into linked folders."""
+    out = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+        base = Path(folder)
+        out.extend(base / d for d in dirs if (base / d).is_symlink())
+        out.extend(base / n for n in names)
+    return sorted(out)
+
+
+def link_problem(path: Path, knowledge_dir: Path, inside: Path | None = None) -> Problem | None:
+    """Why a link must not be followed (broken, looping, or pointing out of the knowledge folder), or None."""
+    rel = _rel(path, knowledge_dir)
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: Python 3.11 reports a link loop that way
+        looping = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+        return Problem(path=rel, message="is a link that loops back on itself: skipped" if looping
+                       else f"is a broken link (to {os.readlink(path)}): skipped",
+                       fix="remove the link, or put the file itself in the knowledge folder")
+    if not target.is_relative_to(inside or knowledge_dir.resolve()):
+        return Problem(path=rel, message=f"is a link to {target}, outside the knowledge folder: skipped",
+                       fix="copy the file into the knowledge folder instead of linking to it")
+    return None
+
+
+def _rel(path: Path, knowledge_dir: Path) -> str:
+    return path.relative_to(knowledge_dir).as_posix() if path.is_relative_to(knowledge_dir) else path.as_posix()
 
 
 def file_hash(path: Path) -> str:
@@ -68,9 +122,42 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def peek_id(path: Path) -> str | None:
+    """The id a file claims, read leniently from its raw text: for a file that fails validation, it says which
+    indexed document the file is a new version of (so that document is kept, whatever its path)."""
+    source = path if path.suffix.lower() == ".md" else sidecar_path(path)
+    try:
+        text = source.read_bytes()[:20000].decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if source.suffix.lower() == ".md":
+        text = text.split("\n---", 1)[0]  # the front matter only
+    match = _ID_LINE.search(text)
+    return match.group(1) if match else None
+
+
 def load(path: Path, knowledge_dir: Path) -> LoadedDocument:
-    rel = path.relative_to(knowledge_dir).as_posix() if path.is_relative_to(knowledge_dir) else path.as_posix()
-    size = path.stat().st_size
+    rel = _rel(path, knowledge_dir)
+    try:
+        return _load(path, knowledge_dir, rel)
+    except KnowledgeFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a library's error on one file must not stop the others
+        _log.debug("reading %s failed", rel, exc_info=True)
+        raise KnowledgeFileError(
+            [Problem(path=rel, message=f"the file cannot be read ({type(exc).__name__}: {exc})",
+                     fix="open it in the program that made it and save it again, or replace it")]
+        ) from None
+
+
+def _load(path: Path, knowledge_dir: Path, rel: str) -> LoadedDocument:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise KnowledgeFileError(
+            [Problem(path=rel, message=f"the file cannot be opened ({exc.strerror})", fix="check that it exists and "
+                     "that its permissions let the advisor read it")]
+        ) from None
     if size == 0:
         raise KnowledgeFileError([Problem(path=rel, message="the file is empty", fix="add content or delete the file")])
     if size > MAX_FILE_BYTES:
@@ -78,37 +165,51 @@ def load(path: Path, knowledge_dir: Path) -> LoadedDocument:
             [Problem(path=rel, message=f"the file is {size // 2**20} MiB", fix="split it into files under 50 MiB")]
         )
     suffix = path.suffix.lower()
+    found: list[Problem] = []
     footnotes: dict[str, ClaimSource] = {}
     findings: list[Problem] = []
     if suffix == ".md":
-        meta, blocks, footnotes, findings = _load_markdown(path, rel)
+        meta, blocks, footnotes, findings = _load_markdown(path, rel, found)
     else:
-        meta = _load_sidecar(path, rel)
-        blocks = _pdf_blocks(path, rel) if suffix == ".pdf" else _docx_blocks(path, rel)
-    return LoadedDocument(path=rel, file_hash=file_hash(path), meta=meta, blocks=blocks, footnotes=footnotes,
-                          findings=findings)
+        meta = _load_sidecar(path, rel, knowledge_dir, found)
+        blocks = _pdf_blocks(path, rel, found) if suffix == ".pdf" else _docx_blocks(path, rel, found)
+    return LoadedDocument(path=rel, file_hash=file_hash(path), meta=meta, blocks=blocks, warnings=found,
+                          footnotes=footnotes, findings=findings)
 
 
 # -- front matter ---------------------------------------------------------------------------------------------
 
 
-def _validate_front_matter(raw: object, rel: str, yaml_text: str, first_line: int) -> FrontMatter:
+def _validate_front_matter(raw: object, rel: str, yaml_text: str, first_line: int,
+                           found: list[Problem]) -> FrontMatter:
     if not isinstance(raw, dict):
         raise KnowledgeFileError(
             [Problem(path=rel, line=first_line, message="front matter is not a mapping of fields",
                      fix="write `field: value` lines (see docs/knowledge-authoring.md)")]
         )
     try:
-        return FrontMatter.model_validate(raw)
+        meta = FrontMatter.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or None
             top = str(err["loc"][0]) if err["loc"] else ""
-            match = re.search(_FIELD_LINE.format(field=re.escape(top)), yaml_text, re.MULTILINE) if top else None
-            line = first_line + yaml_text[: match.start()].count("\n") if match else first_line
-            problems.append(Problem(path=rel, line=line, field=field, message=err["msg"], fix=_fix_for(err)))
+            problems.append(Problem(path=rel, line=_field_line(top, yaml_text, first_line), field=field,
+                                    message=err["msg"], fix=_fix_for(err)))
         raise KnowledgeFileError(problems) from None
+    # Titles and summaries are shown with answers: the same cleaning as the body.
+    cleaned = {}
+    for name in ("title", "summary"):
+        text, removed = neutralise(getattr(meta, name))
+        if removed:
+            cleaned[name] = text
+            found.append(_removed_problem(rel, _field_line(name, yaml_text, first_line), removed, field=name))
+    return meta.model_copy(update=cleaned) if cleaned else meta
+
+
+def _field_line(field: str, yaml_text: str, first_line: int) -> int:
+    match = re.search(_FIELD_LINE.format(field=re.escape(field)), yaml_text, re.MULTILINE) if field else None
+    return first_line + yaml_text[: match.start()].count("\n") if match else first_line
 
 
 def _fix_for(err: dict) -> str:
@@ -132,31 +233,54 @@ def _parse_yaml(text: str, rel: str, first_line: int) -> object:
     try:
         return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = first_line + mark.line if mark is not None else first_line
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise KnowledgeFileError(
-            [Problem(path=rel, line=line, message=f"front matter is not valid YAML ({problem})",
-                     fix="check indentation and quote values that contain ':'")]
-        ) from None
+        raise KnowledgeFileError([_yaml_problem(exc, rel, first_line)]) from None
 
 
-def _load_sidecar(path: Path, rel: str) -> FrontMatter:
+_LEFT_OPEN = {"quoted scalar": "a quote", "flow sequence": "a `[` list", "flow mapping": "a `{` mapping"}
+
+
+def _yaml_problem(exc: yaml.YAMLError, rel: str, first_line: int) -> Problem:
+    """Where the consultant must look. An unclosed quote or bracket is only noticed where the text ends, so
+    PyYAML's problem mark is then the end of the front matter; the mark of what was left open is the place."""
+    context = getattr(exc, "context", None) or ""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    fix = "check indentation and quote values that contain ':'"
+    opened = getattr(exc, "context_mark", None)
+    left_open = next((what for kind, what in _LEFT_OPEN.items() if kind in context), None)
+    if opened is not None and left_open is not None:
+        mark = opened
+        problem = f"{left_open} opened on this line is never closed"
+        fix = "close it (a quote on the same line), or remove it"
+    line = first_line + mark.line if mark is not None else first_line
+    return Problem(path=rel, line=line, message=f"front matter is not valid YAML ({problem})", fix=fix)
+
+
+def _load_sidecar(path: Path, rel: str, knowledge_dir: Path, found: list[Problem]) -> FrontMatter:
     sidecar = sidecar_path(path)
     side_rel = rel + SIDECAR_SUFFIX
-    if not sidecar.exists():
+    if not sidecar.exists() and not sidecar.is_symlink():
         raise KnowledgeFileError(
             [Problem(path=rel, message=f"no metadata file {sidecar.name} beside it",
                      fix=f"create {sidecar.name} with the front matter fields (see docs/knowledge-authoring.md)")]
         )
-    text = sidecar.read_text(encoding="utf-8")
-    return _validate_front_matter(_parse_yaml(text, side_rel, 1), side_rel, text, 1)
+    if sidecar.is_symlink() and (problem := link_problem(sidecar, knowledge_dir)) is not None:
+        raise KnowledgeFileError([problem])
+    try:
+        text = sidecar.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeFileError(
+            [Problem(path=side_rel, message=f"the metadata file is not UTF-8 text (byte {exc.start})",
+                     fix=f"write {sidecar.name} again as plain UTF-8 text (see docs/knowledge-authoring.md)")]
+        ) from None
+    return _validate_front_matter(_parse_yaml(text, side_rel, 1), side_rel, text, 1, found)
 
 
 # -- Markdown -------------------------------------------------------------------------------------------------
 
 
-def _load_markdown(path: Path, rel: str) -> tuple[FrontMatter, list[Block], dict[str, ClaimSource], list[Problem]]:
+def _load_markdown(path: Path, rel: str,
+                   found: list[Problem]) -> tuple[FrontMatter, list[Block], dict[str, ClaimSource], list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -176,11 +300,14 @@ def _load_markdown(path: Path, rel: str) -> tuple[FrontMatter, list[Block], dict
             [Problem(path=rel, line=1, message="front matter is never closed", fix="add a `---` line after the fields")]
         ) from None
     yaml_text = "\n".join(lines[1:end])
-    meta = _validate_front_matter(_parse_yaml(yaml_text, rel, 2), rel, yaml_text, 2)
+    meta = _validate_front_matter(_parse_yaml(yaml_text, rel, 2), rel, yaml_text, 2, found)
     body = lines[end + 1 :]
     footnotes = {key: parse_source(text) for key, text in filter(None, map(definition, body))}
+    removed: list[tuple[int | None, list[str]]] = []
     # Definitions leave blank lines, so line numbers stay those of the file.
-    blocks = list(markdown_blocks(["" if definition(line) else line for line in body], first_line=end + 2))
+    blocks = list(markdown_blocks(["" if definition(line) else line for line in body], first_line=end + 2,
+                                  removed=removed))
+    found.extend(_removed_problem(rel, line, what) for line, what in removed)
     if not any(b.text.strip() for b in blocks):
         raise KnowledgeFileError(
             [Problem(path=rel, line=end + 2, message="no text after the front matter", fix="write the document body")]
@@ -188,13 +315,35 @@ def _load_markdown(path: Path, rel: str) -> tuple[FrontMatter, list[Block], dict
     return meta, blocks, footnotes, lint_markdown(rel, body, first_line=end + 2)
 
 
-def markdown_blocks(lines: list[str], first_line: int = 1) -> Iterator[Block]:
+def _heading_lines(lines: list[str]) -> dict[int, tuple[int, str]]:
+    """{line index: (level, text)} of the `#` headings, found by a CommonMark parser: a heading inside a code
+    block, list or quote is not a section, and a long heading line costs linear time (the regular expression
+    used before backtracked: 24 s for one 3 KB heading)."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark").disable("inline")  # blocks only: ten times faster on a large file
+    tokens = parser.parse("\n".join(lines))
+    out = {}
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.level == 0 and token.markup.startswith("#") and token.map:
+            text = tokens[i + 1].content.strip()
+            if text:
+                out[token.map[0]] = (len(token.markup), text)
+    return out
+
+
+def markdown_blocks(lines: list[str], first_line: int = 1,
+                    removed: list[tuple[int | None, list[str]]] | None = None) -> Iterator[Block]:
     """One block per heading section; the H1 is the document title, so sections start at H2.
 
     A section's `Sources:` line is taken out of the text (it is not advice) and its first link becomes the
     section's citation URL; its `Questions:` line (questions it answers, separated by `|`) helps find it; its
     `Editor's note:` line is kept for consultants, out of the text officials are quoted.
+    Raw HTML and script links are taken out of every line (see `neutralise`); `removed` gets (line, what) of each.
     """
+    lines = [part for line in lines for part in line.splitlines() or [""]]  # a Word paragraph may hold breaks
+    headings = _heading_lines(lines)
+    cleaner = _Neutraliser()
     path: list[str] = []
     body: list[str] = []
     questions: list[str] = []
@@ -208,13 +357,16 @@ def markdown_blocks(lines: list[str], first_line: int = 1) -> Iterator[Block]:
             yield Block(text=content, heading_path=list(path), line=start, url=url, questions=list(questions),
                         note=" ".join(notes) or None)
 
-    for offset, line in enumerate(lines):
-        heading = _HEADING.match(line)
+    for offset, raw in enumerate(lines):
+        line, what = cleaner.clean(raw)
+        if what and removed is not None:
+            removed.append((first_line + offset, what))
+        heading = headings.get(offset)
         if heading:
             yield from flush()
-            level = len(heading.group(1))
+            level, text = heading
             if level > 1:
-                path[:] = path[: level - 2] + [heading.group(2).strip()]
+                path[:] = path[: level - 2] + [neutralise(text)[0].strip() or text]
             body, questions, notes, url, start = [], [], [], None, first_line + offset
         elif asked := _QUESTIONS_LINE.match(line):
             questions.extend(q.strip() for q in asked.group(1).split("|") if q.strip())
@@ -228,25 +380,145 @@ def markdown_blocks(lines: list[str], first_line: int = 1) -> Iterator[Block]:
     yield from flush()
 
 
+# -- raw HTML and script links ----------------------------------------------------------------------------------
+# Answers quote knowledge text, and Slack, Teams and a web page render links (and a web page HTML): a `javascript:`
+# link or a <script> in a knowledge file would reach an official's screen. Ingest takes them out and says where.
+
+_UNSAFE_SCHEME = r"(?:javascript|vbscript|data|file)\s*:"
+_UNSAFE_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?\s*" + _UNSAFE_SCHEME + r"(?:[^()\n]|\([^()\n]*\))*\)", re.I)
+_UNSAFE_REFERENCE = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s*<?\s*" + _UNSAFE_SCHEME + r".*$", re.I)
+_UNSAFE_AUTOLINK = re.compile(r"<\s*" + _UNSAFE_SCHEME + r"[^>\n]*>", re.I)
+_BARE_SCRIPT = re.compile(r"\b(?:javascript|vbscript)\s*:", re.I)
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_COMMENT = re.compile(r"<!--.*?-->")
+_RAW_ELEMENT = re.compile(r"<(script|style|iframe|object|embed|template)\b", re.I)
+
+
+class _Neutraliser:
+    """Line by line, remembering an HTML comment or script element that runs over several lines."""
+
+    def __init__(self) -> None:
+        self._until: str | None = None  # the closing text of what is open ("-->", "</script")
+
+    def clean(self, line: str) -> tuple[str, list[str]]:
+        what: list[str] = []
+        kept: list[str] = []
+        rest = line
+        while rest:
+            if self._until is not None:  # inside a comment or element: drop up to its end
+                end = rest.lower().find(self._until)
+                if end < 0:
+                    break
+                rest = rest[end + len(self._until):]
+                if self._until != "-->":  # the rest of the closing tag
+                    rest = rest[rest.find(">") + 1:] if ">" in rest else ""
+                self._until = None
+                continue
+            opened = _open_construct(rest)
+            if opened is None:
+                kept.append(rest)
+                break
+            at, until, kind = opened
+            kept.append(rest[:at])
+            what.append(kind)
+            self._until = until
+            rest = rest[at + 4:] if until == "-->" else rest[at + 1:]
+        text, more = neutralise("".join(kept))
+        return text, what + more
+
+
+def _open_construct(text: str) -> tuple[int, str, str] | None:
+    """The first HTML comment or script-like element in text: (where, its closing text, what it is)."""
+    comment = text.find("<!--")
+    element = _RAW_ELEMENT.search(text)
+    if comment < 0 and element is None:
+        return None
+    if element is None or (0 <= comment < element.start()):
+        return comment, "-->", "an HTML comment"
+    return element.start(), f"</{element.group(1).lower()}", f"<{element.group(1).lower()}>"
+
+
+def neutralise(text: str) -> tuple[str, list[str]]:
+    """Text without HTML tags, comments or links to `javascript:`/`data:`-like addresses (a link keeps its text),
+    and what was taken out."""
+    what: list[str] = []
+
+    def drop(kind: str, replacement: str = ""):
+        def replace(match: re.Match) -> str:
+            what.append(kind if kind != "tag" else f"<{match.group(0).strip('</>').split()[0].lower()}>")
+            return replacement if replacement != "text" else match.group(2)
+        return replace
+
+    text = _UNSAFE_REFERENCE.sub(drop("a script link"), text)
+    text = _UNSAFE_LINK.sub(drop("a script link", "text"), text)
+    text = _UNSAFE_AUTOLINK.sub(drop("a script link"), text)
+    text = _COMMENT.sub(drop("an HTML comment"), text)
+    text = _TAG.sub(drop("tag"), text)
+    text = _BARE_SCRIPT.sub(drop("a script address"), text)
+    return text, list(dict.fromkeys(what))
+
+
+def _removed_problem(rel: str, line: int | None, what: list[str], field: str | None = None) -> Problem:
+    return Problem(path=rel, line=line, field=field, severity="warning",
+                   message=f"removed {', '.join(dict.fromkeys(what))}: raw HTML and script links never reach answers",
+                   fix="write plain Markdown text and http(s) links")
+
+
 # -- PDF and DOCX ---------------------------------------------------------------------------------------------
 
 
-def _pdf_blocks(path: Path, rel: str) -> list[Block]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+@contextmanager
+def _quiet_pypdf() -> Iterator[list[str]]:
+    """pypdf logs a warning for every damaged object it works around (40 lines for one bad file): keep them off
+    the consultant's screen and hand them back, so a failure becomes one problem line."""
+    logger = logging.getLogger("pypdf")
+    heard: list[str] = []
 
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            heard.append(record.getMessage())
+
+    handler = Collect(level=logging.DEBUG)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
     try:
-        reader = PdfReader(path)
-        if reader.is_encrypted:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield heard
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _pdf_blocks(path: Path, rel: str, found: list[Problem]) -> list[Block]:
+    from pypdf import PdfReader
+
+    with _quiet_pypdf() as heard:
+        try:
+            reader = PdfReader(path)
+            if reader.is_encrypted:
+                raise KnowledgeFileError(
+                    [Problem(path=rel, message="the PDF is password-protected", fix="save an unprotected copy")]
+                )
+            pages = [page.extract_text() or "" for page in reader.pages]
+        except KnowledgeFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds of error for a damaged file
             raise KnowledgeFileError(
-                [Problem(path=rel, message="the PDF is password-protected", fix="save an unprotected copy")]
-            )
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, OSError, ValueError) as exc:
-        raise KnowledgeFileError(
-            [Problem(path=rel, message=f"the PDF cannot be read ({exc})", fix="re-export it from the original, or replace it")]
-        ) from None
-    blocks = [Block(text=_clean_pdf_text(t), page=i) for i, t in enumerate(pages, start=1) if t.strip()]
+                [Problem(path=rel, message=f"the PDF is damaged and cannot be read ({exc})"
+                         + (f"; pypdf also reported {len(heard)} repair(s), the first: {heard[0]}" if heard else ""),
+                         fix="re-export it from the original, or replace it")]
+            ) from None
+    for message in heard:
+        _log.debug("%s: pypdf: %s", rel, message)
+    blocks = []
+    for number, text in enumerate(pages, start=1):
+        text, what = neutralise(_clean_pdf_text(text))
+        if what:
+            found.append(_removed_problem(rel, None, [f"{w} (page {number})" for w in what]))
+        if text.strip():
+            blocks.append(Block(text=text, page=number))
     if not blocks:
         raise KnowledgeFileError(
             [Problem(path=rel, message="the PDF has no extractable text (a scan?)", fix="run OCR on it first")]
@@ -261,31 +533,34 @@ def _clean_pdf_text(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def _docx_blocks(path: Path, rel: str) -> list[Block]:
+def _docx_blocks(path: Path, rel: str, found: list[Problem]) -> list[Block]:
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        lines: list[str] = []
+        for item in document.iter_inner_content():
+            if isinstance(item, Table):
+                lines.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in item.rows)
+                continue
+            style = (item.style.name if item.style is not None else "") or ""
+            level = re.match(r"Heading (\d)", style)
+            if style == "Title":
+                lines.append(f"# {item.text}")
+            elif level:
+                lines.append(f"{'#' * (int(level.group(1)) + 1)} {item.text}")
+            else:
+                lines.append(item.text)
+    except Exception as exc:  # noqa: BLE001 - not a zip, broken XML (lxml), missing parts: all one problem
         raise KnowledgeFileError(
-            [Problem(path=rel, message=f"the Word file cannot be read ({exc})", fix="save it again as .docx")]
+            [Problem(path=rel, message=f"the Word file is damaged and cannot be read ({type(exc).__name__}: {exc})",
+                     fix="open it in Word, save it again as .docx, and check its content")]
         ) from None
-    lines: list[str] = []
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
-            lines.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in item.rows)
-            continue
-        style = (item.style.name if item.style is not None else "") or ""
-        level = re.match(r"Heading (\d)", style)
-        if style == "Title":
-            lines.append(f"# {item.text}")
-        elif level:
-            lines.append(f"{'#' * (int(level.group(1)) + 1)} {item.text}")
-        else:
-            lines.append(item.text)
-    blocks = [b.model_copy(update={"line": None}) for b in markdown_blocks(lines)]
+    removed: list[tuple[int | None, list[str]]] = []
+    blocks = [b.model_copy(update={"line": None}) for b in markdown_blocks(lines, removed=removed)]
+    if removed:
+        found.append(_removed_problem(rel, None, [w for _, what in removed for w in what]))
     if not blocks:
         raise KnowledgeFileError([Problem(path=rel, message="the Word file has no text", fix="add content")])
     return blocks

@@ -1,5 +1,7 @@
 """What is indexed, per knowledge file, kept beside the store so a no-change ingest needs neither the model nor
-Chroma. It is a cache of the store: when missing or built for another store, it is derived from the store again.
+Chroma. It is a cache of the live collection, written after every ingest that changed the store (after the switch,
+for a rebuild): when missing, built for another store, or of an older format, ingest reconciles the store with the
+knowledge files and writes it again.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ class IndexedDocument(BaseModel):
     chunks: int = 0
 
 
+# 2: written from the store itself (earlier manifests could disagree with it, so they are not trusted).
+FORMAT = 2
+
+
 class Manifest(BaseModel):
     location: str
-    collection: str
+    collection: str  # the configuration's collection name (see ingest/store.py)
+    live: str = ""  # the collection it describes
+    format: int = 1
     documents: dict[str, IndexedDocument] = Field(default_factory=dict)  # by path relative to the knowledge folder
 
     def matches(self, location: str, collection: str) -> bool:
-        return self.location == location and self.collection == collection
+        return self.format == FORMAT and self.location == location and self.collection == collection
 
 
 def manifest_path(store_dir: Path) -> Path:

@@ -81,6 +81,7 @@ class LoadedDocument(BaseModel):
     file_hash: str
     meta: FrontMatter
     blocks: list[Block]
+    warnings: list[Problem] = Field(default_factory=list)  # what ingest changed in it (e.g. raw HTML removed)
     footnotes: dict[str, ClaimSource] = Field(default_factory=dict)  # by key, as defined in the file
     findings: list[Problem] = Field(default_factory=list)  # the attribution lint's (ingest/lint.py): not blocking
 

@@ -1,4 +1,9 @@
-"""Problems found in knowledge files, phrased for the consultant who has to fix them."""
+"""Problems found in knowledge files, phrased for the consultant who has to fix them.
+
+An error keeps the file out of the index (its previously indexed version stays); a warning says what ingest did
+to a file it indexed anyway (such as removing raw HTML). The attribution lint's errors (ingest/lint.py) fail
+`advisor check`, not ingest: an unsourced sentence is still better found than lost.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,6 @@ from pydantic import BaseModel
 
 
 class Problem(BaseModel):
-    """`error`: the file (or, for the attribution lint, `advisor check`) fails; `warning`: worth fixing."""
-
     path: str
     message: str
     fix: str
@@ -22,6 +25,10 @@ class Problem(BaseModel):
         what = f"field '{self.field}': " if self.field else ""
         kind = "warning: " if self.severity == "warning" else ""
         return f"{where}: {kind}{what}{self.message} — {self.fix}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
 
 class KnowledgeFileError(Exception):

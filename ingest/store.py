@@ -1,7 +1,13 @@
 """The Chroma store of chunks: embedded on disk by default, or a Chroma server when a URL is configured.
 
-One collection per (embedding model, chunking version), so a store built another way is never mixed with new
-chunks: opening it with a different model stops with a message that asks for `advisor ingest --rebuild`.
+Collections are named per (embedding model, chunking version), so a store built another way is never mixed with
+new chunks: opening it with a different model stops with a message that asks for `advisor ingest --rebuild`.
+
+Readers use the live collection, named by a pointer kept in the store itself (the metadata of a small
+`advisor-pointer` collection, so it works the same with a Chroma server). A rebuild writes a new collection
+beside the live one (`<name>-v<n>`) and moves the pointer in one write when it is complete: an interrupted
+rebuild leaves the old collection serving, and the next one resumes where it stopped. Old collections are
+dropped only after the switch. A store from before the pointer is read as it is (its collection is the live one).
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from pydantic import BaseModel
 
 from ingest.chunking import CHUNKING_VERSION
 from ingest.models import Chunk
 
 COLLECTION_PREFIX = "kb-"
+POINTER = "advisor-pointer"
+_VERSIONED = re.compile(r"^(?P<base>.+)-v(?P<n>\d+)$")
+_READ_ATTEMPTS = 3
 
 
 class StoreError(Exception):
@@ -29,22 +39,54 @@ class IngestRunning(StoreError):
 
 
 def collection_name(model_label: str) -> str:
+    """The configuration's base name; its collections are this name (stores from before versions) or `-v<n>`."""
     slug = re.sub(r"[^a-z0-9]+", "-", model_label.lower()).strip("-")[:60]
     return f"{COLLECTION_PREFIX}{slug}-c{CHUNKING_VERSION}"
+
+
+def base_of(name: str) -> str:
+    match = _VERSIONED.match(name)
+    return match["base"] if match else name
+
+
+def version_of(name: str) -> int:
+    match = _VERSIONED.match(name)
+    return int(match["n"]) if match else 0
 
 
 def location(store_dir: Path, chroma_url: str | None) -> str:
     return chroma_url or str(store_dir)
 
 
+def _not_found(exc: Exception) -> bool:
+    # chromadb raises NotFoundError, or ValueError/InvalidCollectionException in older versions.
+    return type(exc).__name__ in {"NotFoundError", "InvalidCollectionException"} or isinstance(exc, ValueError)
+
+
+class StoredVersion(BaseModel):
+    """One version (file hash) of one source file as the store holds it."""
+
+    doc_id: str
+    title: str = ""
+    doc_type: str = ""
+    updated: str = ""
+    url: str = ""
+    chunks: int = 0
+    complete: bool = False  # its first record is in: written last, so the others are too
+
+
+Inventory = dict[str, dict[str, StoredVersion]]  # source path -> file hash -> version
+
+
 class KnowledgeStore:
-    """Chunks with their embeddings and metadata, in one Chroma collection."""
+    """Chunks with their embeddings and metadata: readers see the live collection, a writer its target."""
 
     def __init__(self, store_dir: Path, chroma_url: str | None, model_label: str):
         self.store_dir = store_dir
         self.chroma_url = chroma_url
         self.model_label = model_label
         self.name = collection_name(model_label)
+        self.target: str | None = None  # the collection a writer writes (see begin_write)
         self._client = None
         self._collection = None
 
@@ -72,74 +114,62 @@ class KnowledgeStore:
         names = [c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections()]
         return [n for n in names if n.startswith(COLLECTION_PREFIX)]
 
-    def _other_collections(self) -> list[str]:
-        return [n for n in self._collection_names() if n != self.name]
-
-    def _mismatch(self, others: list[str]) -> StoreError:
+    def _mismatch(self, live: str) -> StoreError:
         return StoreError(
             f"The knowledge store at {location(self.store_dir, self.chroma_url)} was built with another embedding "
-            f"model or chunking version ({', '.join(others)}; this configuration needs {self.name}). "
+            f"model or chunking version ({live}; this configuration needs {self.name}). "
             "Run `advisor ingest --rebuild` to rebuild it."
         )
 
-    def open_for_read(self):
-        if self._collection is None:
-            try:
-                self._collection = self.client.get_collection(self.name)
-            except Exception as exc:  # chromadb raises NotFoundError, or ValueError in older versions
-                others = self._other_collections()
-                if others:
-                    raise self._mismatch(others) from None
-                raise StoreError(
-                    f"No knowledge base at {location(self.store_dir, self.chroma_url)} yet. "
-                    "Run `advisor ingest` first."
-                ) from exc
-        return self._collection
+    def _no_store(self) -> StoreError:
+        return StoreError(f"No knowledge base at {location(self.store_dir, self.chroma_url)} yet. "
+                          "Run `advisor ingest` first.")
 
-    def open_for_write(self, rebuild: bool = False):
-        """The collection to write; with `rebuild`, an empty one (other models' collections go after success)."""
+    # -- the pointer ------------------------------------------------------------------------------------------
+
+    def live_name(self) -> str | None:
+        """The collection readers use, or None when there is none yet."""
+        try:
+            pointed = (self.client.get_collection(POINTER, embedding_function=None).metadata or {}).get("live")
+        except Exception as exc:
+            if not _not_found(exc):
+                raise
+            pointed = None
         names = self._collection_names()
-        others = [n for n in names if n != self.name]
-        exists = self.name in names
-        if others and not exists and not rebuild:
-            raise self._mismatch(others)
-        if rebuild and exists:
-            self.client.delete_collection(self.name)
-        self._collection = self.client.get_or_create_collection(
-            self.name,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": self.model_label, "chunking_version": CHUNKING_VERSION},
-            embedding_function=None,
-        )
-        return self._collection
+        if pointed is not None:
+            return pointed if pointed in names else None
+        if self.name in names:  # a store from before the pointer
+            return self.name
+        unversioned = sorted(n for n in names if not _VERSIONED.match(n))
+        return unversioned[0] if unversioned else None
 
-    def drop_other_collections(self) -> None:
-        for name in self._other_collections():
-            self.client.delete_collection(name)
-
-    # -- writing ----------------------------------------------------------------------------------------------
-
-    def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
-        """Upsert in batches below Chroma's limit (it depends on SQLite's variable limit)."""
-        collection = self.open_for_read()
-        step = max(1, min(self.client.get_max_batch_size(), 1000))
-        for start in range(0, len(chunks), step):
-            batch = chunks[start : start + step]
-            collection.upsert(
-                ids=[c.id for c in batch],
-                documents=[c.text for c in batch],
-                embeddings=embeddings[start : start + step].tolist(),
-                metadatas=[c.metadata() for c in batch],
-            )
-
-    def remove_stale(self, doc_id: str, keep_file_hash: str) -> None:
-        """Delete a document's chunks from earlier versions, after its new chunks are in."""
-        self.open_for_read().delete(where={"$and": [{"doc_id": doc_id}, {"file_hash": {"$ne": keep_file_hash}}]})
-
-    def remove_document(self, doc_id: str) -> None:
-        self.open_for_read().delete(where={"doc_id": doc_id})
+    def _point_to(self, name: str) -> None:
+        """One metadata write: readers opening the store afterwards read `name`."""
+        pointer = self.client.get_or_create_collection(POINTER, metadata={"live": name}, embedding_function=None)
+        if (pointer.metadata or {}).get("live") != name:
+            pointer.modify(metadata={"live": name})
 
     # -- reading ----------------------------------------------------------------------------------------------
+
+    def open_for_read(self):
+        """The live collection (a writer: its target)."""
+        if self._collection is None:
+            for _ in range(_READ_ATTEMPTS):
+                live = self.live_name()
+                if live is None:
+                    raise self._no_store()
+                if base_of(live) != self.name:
+                    raise self._mismatch(live)
+                try:
+                    self._collection = self.client.get_collection(live, embedding_function=None)
+                    break
+                except Exception as exc:
+                    if not _not_found(exc):
+                        raise
+                    # Switched and dropped between reading the pointer and opening it: read the pointer again.
+            else:
+                raise self._no_store()
+        return self._collection
 
     def all_chunks(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Every record as (id, text, metadata), paged so a large store is not fetched in one response."""
@@ -152,34 +182,124 @@ class KnowledgeStore:
         return [(cid, text, meta) for cid, text, meta, _ in rows], vectors
 
     def _every(self, with_vectors: bool) -> list[tuple[str, str, dict[str, Any], Any]]:
-        collection = self.open_for_read()
         include = ["documents", "metadatas", "embeddings"] if with_vectors else ["documents", "metadatas"]
-        out: list[tuple[str, str, dict[str, Any], Any]] = []
-        page = 2000
-        offset = 0
-        while True:
-            got = collection.get(include=include, limit=page, offset=offset)
-            vectors = got["embeddings"] if with_vectors else [None] * len(got["ids"])
-            out.extend(zip(got["ids"], got["documents"], got["metadatas"], vectors))
-            if len(got["ids"]) < page:
-                return out
-            offset += page
+        for attempt in range(_READ_ATTEMPTS):
+            try:
+                return _pages(self.open_for_read(), include)
+            except Exception as exc:
+                # A rebuild switched collections and dropped the one being read: read the new live one.
+                if self.target is not None or not _not_found(exc) or attempt == _READ_ATTEMPTS - 1:
+                    raise
+                self._collection = None
+        raise AssertionError("unreachable")
 
     def forget_collection(self) -> None:
-        """Open the collection afresh on next use (an ingest may have replaced it)."""
+        """Open the collection afresh on next use (an ingest may have switched it)."""
         self._collection = None
 
     def count(self) -> int:
         return self.open_for_read().count()
 
+    def inventory(self, name: str | None = None) -> Inventory:
+        """What a collection holds per source file and version (default: the one open), from metadata only."""
+        collection = self.client.get_collection(name, embedding_function=None) if name else self.open_for_read()
+        out: Inventory = {}
+        for _, _, meta, _ in _pages(collection, ["metadatas"]):
+            version = out.setdefault(meta["source"], {}).setdefault(
+                meta["file_hash"], StoredVersion(**{k: meta.get(k) or "" for k in
+                                                    ("doc_id", "title", "doc_type", "updated", "url")}))
+            version.chunks += 1
+            version.complete = version.complete or meta.get("chunk_index") == 0
+        return out
 
-def documents_in(chunks: Iterable[tuple[str, str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Per source file: the indexed document's id, title, type, date, file hash and chunk count."""
-    docs: dict[str, dict[str, Any]] = {}
-    for _, _, meta in chunks:
-        entry = docs.setdefault(
-            meta["source"],
-            {k: meta.get(k) for k in ("doc_id", "title", "doc_type", "updated", "file_hash", "url")} | {"chunks": 0},
+    def records(self, name: str, source: str, file_hash: str) -> list[tuple[str, str, dict[str, Any], Any]]:
+        """One version of one file with its embeddings, from a collection (to carry it into a rebuild)."""
+        got = self.client.get_collection(name, embedding_function=None).get(
+            where={"$and": [{"source": source}, {"file_hash": file_hash}]},
+            include=["documents", "metadatas", "embeddings"])
+        return list(zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]))
+
+    # -- writing ----------------------------------------------------------------------------------------------
+
+    def begin_write(self, rebuild: bool = False) -> bool:
+        """Point writes at the live collection, or (rebuilding, or no knowledge base yet) at a build collection
+        beside it: the one an interrupted build left, else a new one. True when building: `switch()` ends it."""
+        live = self.live_name()
+        if live is not None and not rebuild:
+            if base_of(live) != self.name:
+                raise self._mismatch(live)
+            self._point_to(live)  # a store from before the pointer gets one
+            self.target = live
+        else:
+            ours = [n for n in self._collection_names() if base_of(n) == self.name]
+            floor = version_of(live) if live is not None and base_of(live) == self.name else 0
+            unfinished = [n for n in ours if n != live and _VERSIONED.match(n) and version_of(n) > floor]
+            self.target = max(unfinished, key=version_of, default=None) or \
+                f"{self.name}-v{max(map(version_of, ours), default=0) + 1}"
+        self._collection = self.client.get_or_create_collection(
+            self.target,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": self.model_label, "chunking_version": CHUNKING_VERSION},
+            embedding_function=None,
         )
-        entry["chunks"] += 1
-    return docs
+        return self.target != live
+
+    def switch(self) -> None:
+        """Make the finished build the live collection."""
+        assert self.target is not None
+        self._point_to(self.target)
+
+    def drop_superseded(self, everything_else: bool) -> None:
+        """After a switch (`everything_else`), drop every other collection; otherwise only this configuration's
+        generations older than the live one (left when a run stopped between a switch and this clean-up). A
+        newer unfinished build stays, for `--rebuild` to resume."""
+        live = self.live_name()
+        for name in self._collection_names():
+            if name == live:
+                continue
+            older = live is not None and base_of(name) == base_of(live) and version_of(name) < version_of(live)
+            if everything_else or older:
+                self.client.delete_collection(name)
+
+    def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
+        """One document version's records. Its first record goes in last, so a version whose first record is
+        in is complete (an interrupted run is told apart from a finished one by that record alone)."""
+        self.add_records([c.id for c in chunks], [c.text for c in chunks], [c.metadata() for c in chunks],
+                         list(embeddings))
+
+    def add_records(self, ids: list[str], texts: list[str], metas: list[dict[str, Any]], vectors: list[Any]) -> None:
+        collection = self.open_for_read()
+        rest = [i for i, m in enumerate(metas) if m.get("chunk_index") != 0]
+        first = [i for i, m in enumerate(metas) if m.get("chunk_index") == 0]
+        step = max(1, min(self.client.get_max_batch_size(), 1000))  # Chroma's limit depends on SQLite's
+        for batch in [rest[s : s + step] for s in range(0, len(rest), step)] + [first]:
+            if batch:
+                collection.upsert(ids=[ids[i] for i in batch], documents=[texts[i] for i in batch],
+                                  embeddings=[np.asarray(vectors[i], dtype=np.float32).tolist() for i in batch],
+                                  metadatas=[metas[i] for i in batch])
+
+    def remove(self, source: str, file_hashes: Iterable[str] | None = None) -> None:
+        """Delete a file's records (only those versions, when given). Always by path: a document is never
+        deleted because another file claims its id."""
+        where: dict[str, Any] = {"source": source}
+        if file_hashes is not None:
+            hashes = sorted(file_hashes)
+            if not hashes:
+                return
+            where = {"$and": [where, {"file_hash": {"$in": hashes}}]}
+        self.open_for_read().delete(where=where)
+
+
+def _pages(collection, include: list[str]) -> list[tuple[str, str, dict[str, Any], Any]]:
+    out: list[tuple[str, str, dict[str, Any], Any]] = []
+    page = 2000
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=page, offset=offset)
+        texts = got["documents"] if "documents" in include else [""] * len(got["ids"])
+        vectors = got["embeddings"] if "embeddings" in include else [None] * len(got["ids"])
+        out.extend(zip(got["ids"], texts, got["metadatas"], vectors))
+        if len(got["ids"]) < page:
+            return out
+        offset += page
+

@@ -13,7 +13,7 @@ import pytest
 from filelock import FileLock
 
 from ingest import pipeline
-from ingest.store import KnowledgeStore, StoreError
+from ingest.store import POINTER, KnowledgeStore, StoreError
 from tests.conftest import make_settings
 
 
@@ -180,8 +180,9 @@ def test_store_built_with_another_model_asks_for_rebuild(kb, tmp_path):
         pipeline.ingest(other)
     rebuilt = pipeline.ingest(other, rebuild=True)
     assert sorted(rebuilt.added) == ["backbone.md", "gangs.md"]
-    names = [c.name for c in pipeline.store_for(other).client.list_collections()]
-    assert names == [pipeline.store_for(other).name]  # the old model's collection is gone after success
+    store = pipeline.store_for(other)
+    names = [c.name for c in store.client.list_collections() if c.name != POINTER]
+    assert names == [store.live_name()] and names[0].startswith(store.name)  # the old model's collection is gone
 
 
 def test_second_writer_is_refused_with_a_clear_message(kb):
@@ -194,7 +195,10 @@ def test_second_writer_is_refused_with_a_clear_message(kb):
 def test_duplicate_ids_are_refused(kb):
     (kb.knowledge_dir / "copy.md").write_text(BACKBONE)
     report = pipeline.ingest(kb)
-    assert [(p.path, p.field) for p in report.problems] == [("copy.md", "id")]
+    # Both files named, the same way; neither indexed (neither was before).
+    assert [(p.path, p.field) for p in report.problems] == [("backbone.md", "id"), ("copy.md", "id")]
+    assert report.problems[0].message == report.problems[1].message
+    assert pipeline.indexed_documents(kb).documents.keys() == {"gangs.md"}
 
 
 def test_pdf_pages_come_back_in_chunk_metadata(kb):

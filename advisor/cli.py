@@ -113,20 +113,32 @@ def run_ingest(path: Path | None = None, rebuild: bool = False, show_progress: b
 
 
 @main.command()
-def sources() -> None:
-    """List the indexed documents with type, updated date and chunk count."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of the documents, for scripts.")
+def sources(as_json: bool) -> None:
+    """List the indexed documents: id, title, type, updated date, chunk count and file. Piped (not to a
+    terminal), one tab-separated line per document, in that order, nothing shortened."""
     from ingest.pipeline import indexed_documents
 
     manifest = indexed_documents(get_settings())
     if manifest is None or not manifest.documents:
         _fail("The knowledge base is empty. Run `advisor ingest` first.")
+    rows = [{"id": doc.doc_id, "title": doc.title, "type": doc.doc_type, "updated": doc.updated,
+             "chunks": doc.chunks, "file": rel}
+            for rel, doc in sorted(manifest.documents.items(), key=lambda kv: (kv[1].doc_type, kv[0]))]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not console.is_terminal:
+        for row in rows:
+            click.echo("\t".join(" ".join(str(value).split()) for value in row.values()))
+        return
     table = Table(show_header=True)
-    for column in ("id", "title", "type", "updated", "chunks", "file"):
+    for column in rows[0]:
         table.add_column(column)
-    for rel, doc in sorted(manifest.documents.items(), key=lambda kv: (kv[1].doc_type, kv[0])):
-        table.add_row(doc.doc_id, doc.title, doc.doc_type, doc.updated, str(doc.chunks), rel)
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
     console.print(table)
-    console.print(f"{len(manifest.documents)} documents, {sum(d.chunks for d in manifest.documents.values())} chunks.")
+    console.print(f"{len(rows)} documents, {sum(row['chunks'] for row in rows)} chunks.")
 
 
 def _sync_changes(settings) -> None:
@@ -157,11 +169,10 @@ def _load_advisor():
         _sync_changes(settings)
         errors.print(f"[dim]Indexed the knowledge base: {len(report.added)} added, {len(report.updated)} updated, "
                      f"{len(report.removed)} removed.[/]")
-    if report.problems:
-        _print_problems(report.problems)
-    if not report.ok:
-        errors.print("[yellow]Some knowledge files have problems; answering from what is indexed. "
-                     "Run `advisor check` for details.[/]")
+    if report.problems:  # one line: the asker came for an answer, the details are `advisor check`'s
+        files = len({p.path for p in report.problems})
+        errors.print(f"[yellow]{files} knowledge file(s) have problems; answering from what is indexed. "
+                     "Run `advisor check` for details.[/]", soft_wrap=True)
     from engine.advisor import Advisor
 
     try:

@@ -68,6 +68,11 @@ def discover(knowledge_dir: Path, only: Path | None = None) -> tuple[list[Path],
         if not path.is_symlink():
             if path.is_file() and path.suffix.lower() in SUFFIXES:
                 found.append(path)
+            elif path.is_file() and not _is_sidecar(path):
+                problems.append(Problem(path=_rel(path, knowledge_dir), severity="warning",
+                                        message=f"skipped: {path.suffix or 'a file without an extension'} is not a "
+                                                "format the advisor reads",
+                                        fix="convert it to .md, .pdf or .docx, or move it out of the knowledge folder"))
             continue
         problem = link_problem(path, knowledge_dir, inside)
         if problem is not None:
@@ -76,6 +81,12 @@ def discover(knowledge_dir: Path, only: Path | None = None) -> tuple[list[Path],
         elif path.is_file() and path.suffix.lower() in SUFFIXES:
             found.append(path)
     return found, problems
+
+
+def _is_sidecar(path: Path) -> bool:
+    """A `NAME.pdf.yaml` / `NAME.docx.yaml` beside its document: read with it, not on its own."""
+    stem = path.name[: -len(SIDECAR_SUFFIX)] if path.name.lower().endswith(SIDECAR_SUFFIX) else ""
+    return Path(stem).suffix.lower() in SUFFIXES
 
 
 def _walk(root: Path) -> list[Path]:
@@ -526,11 +537,22 @@ def _pdf_blocks(path: Path, rel: str, found: list[Problem]) -> list[Block]:
     return blocks
 
 
+# A PDF heading is a short line without closing punctuation followed by a line that starts a sentence; it stays
+# apart from that sentence (the page's first sentence must not begin "2.2 Key concepts and terms The backbone…").
+_PDF_HEADING_WORDS = 8
+
+
 def _clean_pdf_text(text: str) -> str:
     # PDF extraction breaks lines mid-sentence and hyphenates words; rejoin them so sentences stay whole.
     text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
-    text = re.sub(r"(?<![.!?:])\n(?!\n)", " ", text)
-    return re.sub(r"[ \t]+", " ", text).strip()
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        heading = (0 < len(line.split()) <= _PDF_HEADING_WORDS and not line.endswith((".", "!", "?", ":", ",", ";"))
+                   and following[:1].isupper())
+        out.append(line + ("\n\n" if heading or not line else "\n" if line.endswith((".", "!", "?", ":")) else " "))
+    return re.sub(r"\n{3,}", "\n\n", "".join(out)).strip()
 
 
 def _docx_blocks(path: Path, rel: str, found: list[Problem]) -> list[Block]:

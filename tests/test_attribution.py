@@ -162,3 +162,65 @@ def test_front_doors_show_those_sources_and_only_those():
     console.print(render(_answer(CITED)))
     text = console.export_text()
     assert "Crime Prevention Ottawa, About us, p. 2" in text and "https://example.org/sun" in text
+
+
+# -- the consultant's command line ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sourced_cli(tmp_path, monkeypatch):
+    from advisor.settings import get_settings
+
+    write(tmp_path / "knowledge", "ottawa.md", SOURCED)
+    monkeypatch.setenv("ADVISOR_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    monkeypatch.setenv("ADVISOR_STORE_DIR", str(tmp_path / "store"))
+    get_settings.cache_clear()
+    yield tmp_path / "knowledge"
+    get_settings.cache_clear()
+
+
+def test_sources_scripts_well_as_json_and_when_piped(sourced_cli):
+    import json
+
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    assert CliRunner().invoke(main, ["ingest"]).exit_code == 0
+    listed = json.loads(CliRunner().invoke(main, ["sources", "--json"]).output)
+    assert listed == [{"id": "ottawa", "title": "Youth gangs in Ottawa", "type": "case_study", "updated": "2026-11-25",
+                       "chunks": listed[0]["chunks"], "file": "ottawa.md"}]
+    piped = CliRunner().invoke(main, ["sources"]).output  # CliRunner's output is not a terminal
+    assert piped.splitlines() == [f"ottawa\tYouth gangs in Ottawa\tcase_study\t2026-11-25\t{listed[0]['chunks']}\tottawa.md"]
+
+
+def test_unsupported_files_are_reported_not_ignored_and_ask_says_so_in_one_line(sourced_cli):
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    (sourced_cli / "notes.txt").write_text("Minutes of the steering group.")
+    (sourced_cli / "plan.odt").write_bytes(b"PK\x03\x04")
+    checked = CliRunner().invoke(main, ["check"])
+    assert "notes.txt: warning: skipped: .txt is not a format the advisor reads" in checked.output
+    assert "plan.odt: warning: skipped: .odt" in checked.output and "convert it to .md, .pdf or .docx" in checked.output
+    ingested = CliRunner().invoke(main, ["ingest"])
+    assert "notes.txt" in ingested.output and ingested.exit_code == 0
+    (sourced_cli / "broken.md").write_text(SOURCED.replace("doc_type: case_study", "doc_type: casestudy"))
+    asked = CliRunner().invoke(main, ["ask", "Who coordinated the gang strategy in Ottawa?"])
+    assert asked.exit_code == 0
+    notices = [line for line in asked.output.splitlines() if "knowledge file" in line]
+    assert notices == ["3 knowledge file(s) have problems; answering from what is indexed. Run `advisor check` for "
+                       "details."]
+    assert "casestudy" not in asked.output
+
+
+def test_a_pdf_heading_stays_apart_from_the_first_sentence():
+    from ingest.loaders import _clean_pdf_text
+    from ingest.sentences import split_sentences
+
+    page = ("2.2 Key concepts and terms\nThe backbone organisation coordinates the part-\nners of the initiative and "
+            "keeps them\naligned. It has six activities.")
+    assert split_sentences(_clean_pdf_text(page)) == [
+        "2.2 Key concepts and terms", "The backbone organisation coordinates the partners of the initiative and keeps "
+        "them aligned.", "It has six activities."]

@@ -124,7 +124,11 @@ def test_ask_json_contract(cli_env, tmp_path):
         assert {"id", "question", "language", "answer", "abstained", "citations", "retrieved", "timings_ms"} <= set(row)
         assert set(row["timings_ms"]) == {"retrieve", "compose", "total"}
     assert not rows[0]["abstained"] and rows[1]["abstained"]
-    assert set(rows[0]["citations"][0]) == {"n", "source", "title", "section", "page", "url", "score"}
+    assert set(rows[0]["citations"][0]) == {"n", "source", "title", "section", "page", "url", "score", "sources",
+                                            "reading"}
+    # The shipped knowledge names a source for every sentence: each citation shows those of the sentences quoted.
+    assert rows[0]["citations"][0]["sources"] and rows[0]["citations"][0]["url"] == \
+        next(s["url"] for s in rows[0]["citations"][0]["sources"] if s["url"])
     assert set(rows[0]["retrieved"][0]) == {"source", "title", "section", "page", "score"}
 
 

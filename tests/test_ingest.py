@@ -40,13 +40,15 @@ def doc(doc_id: str, title: str, body: str, **extra: str) -> str:
 
 BACKBONE = doc("backbone", "Backbone organisation", """\
     ## Role
-    A backbone organisation coordinates the partners of a collective impact initiative and keeps them aligned.
+    A backbone organisation coordinates the partners of a collective impact initiative and keeps them aligned [^paper].
 
-    Sources: [Backbone paper](https://example.org/backbone#p3)
+    [^paper]: Backbone paper, https://example.org/backbone, p. 3
     """)
 GANGS = doc("gangs", "Youth gangs", """\
     ## Ottawa
-    Ottawa reduced youth gang involvement with a community strategy led by Crime Prevention Ottawa.
+    Ottawa reduced youth gang involvement with a community strategy led by Crime Prevention Ottawa [^cpo].
+
+    [^cpo]: Crime Prevention Ottawa, https://example.org/cpo
     """)
 
 

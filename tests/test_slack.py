@@ -165,7 +165,7 @@ def test_mention_is_answered_in_its_thread_with_sources_and_feedback_buttons(sla
     answer = blocks_of("section", message)[0]["text"]["text"]
     assert "[1]" in answer and "backbone" in answer.lower()
     sources = texts_of(blocks_of("context", message))
-    assert sources.startswith("*Sources*") and "*[1]* <https://" in sources
+    assert sources.startswith("*Sources*") and "*[1]* " in sources and ": <https://" in sources
     for action in ("advisor_helpful", "advisor_not_helpful", "advisor_consultant"):
         assert button(message["blocks"], action), action
     assert message["unfurl_links"] is False

@@ -122,7 +122,8 @@ def test_personal_chat_answer_is_a_valid_card_with_numbered_sources_and_actions(
     assert "[1]" in texts[0]  # the answer cites its first source
     sources = texts[texts.index(LABELS["sources"]) + 1:]
     source_lines = [t for t in sources if t.startswith("[")]
-    assert source_lines and source_lines[0].startswith("[1] [")  # a numbered link to the source
+    # Numbered, naming the section quoted, then linking the publications behind its quoted sentences.
+    assert source_lines and source_lines[0].startswith("[1] ") and "](http" in source_lines[0]
     assert any("](http" in line for line in source_lines)
     actions = card_actions(card)
     assert set(actions) == {"helpful", "not_helpful", "consultant"}

@@ -34,6 +34,11 @@ _SOURCES_LINE = re.compile(r"^\s*\**sources?\**\s*:", re.IGNORECASE)
 _QUESTIONS_LINE = re.compile(r"^\s*\**questions\**\s*:(.*)$", re.IGNORECASE)
 _LINK = re.compile(r"\[[^\]]+\]\((https?://[^)\s]+)\)")
 _NOTE_LINE = re.compile(r"^\s*\**editor['’]s note\**\s*:(.*)$", re.IGNORECASE)
+# A section's stable id, at the end of its heading: `## Who led in Ottawa {#who-led-in-ottawa}` (the heading
+# attribute syntax of Pandoc and kramdown); translations name the English section by it.
+_ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9][\w-]*)\}\s*$")
+# In a translation, which version of the English section a section translates (see ingest/translations.py).
+_TRANSLATED_LINE = re.compile(r"^\s*\**translated from\**\s*:\s*([0-9a-f]{6,64})\s*$", re.IGNORECASE)
 _FIELD_LINE = "^{field}\\s*:"
 _ID_LINE = re.compile(r"^id\s*:\s*[\"']?([A-Za-z0-9_-]+)", re.MULTILINE)
 
@@ -360,13 +365,15 @@ def markdown_blocks(lines: list[str], first_line: int = 1,
     questions: list[str] = []
     notes: list[str] = []
     url: str | None = None
+    anchor: str | None = None
+    translated: str | None = None
     start = first_line
 
     def flush() -> Iterator[Block]:
         content = "\n".join(body).strip()
         if content:
             yield Block(text=content, heading_path=list(path), line=start, url=url, questions=list(questions),
-                        note=" ".join(notes) or None)
+                        note=" ".join(notes) or None, anchor=anchor, translated_from=translated)
 
     for offset, raw in enumerate(lines):
         line, what = cleaner.clean(raw)
@@ -376,13 +383,18 @@ def markdown_blocks(lines: list[str], first_line: int = 1,
         if heading:
             yield from flush()
             level, text = heading
+            found_anchor = _ANCHOR.search(text)
+            text = _ANCHOR.sub("", text)
             if level > 1:
                 path[:] = path[: level - 2] + [neutralise(text)[0].strip() or text]
             body, questions, notes, url, start = [], [], [], None, first_line + offset
+            anchor, translated = (found_anchor.group(1) if found_anchor else None), None
         elif asked := _QUESTIONS_LINE.match(line):
             questions.extend(q.strip() for q in asked.group(1).split("|") if q.strip())
         elif note := _NOTE_LINE.match(line):
             notes.append(note.group(1).strip())
+        elif version := _TRANSLATED_LINE.match(line):
+            translated = version.group(1).lower()
         elif _SOURCES_LINE.match(line):
             links = _LINK.findall(line)
             url = url or (links[0] if links else None)

@@ -72,6 +72,8 @@ class Block(BaseModel):
     url: str | None = None  # the first source link of the section, when the section names its sources
     questions: list[str] = Field(default_factory=list)  # questions the section answers (a `Questions:` line)
     note: str | None = None  # an `Editor's note:` line: for consultants, never quoted to officials
+    anchor: str | None = None  # the section's stable id (`{#id}` after its heading)
+    translated_from: str | None = None  # in a translation: the hash of the English section it translates
 
 
 class LoadedDocument(BaseModel):

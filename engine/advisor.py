@@ -164,9 +164,10 @@ class Advisor:
     def _extractive(self, question: str, query: Query, found: Retrieval,
                     history: list[Turn]) -> tuple[str, list[Citation]]:
         said = {compose_extractive.sentence_key(s) for turn in history for s in sentences(turn.answer)}
-        chosen = compose_extractive.select(self.index, question, found.passages, found.scores, query.lexical_tokens,
-                                           said)
-        numbering = Numbering(found.passages, found.scores)
+        shown, untranslated, outdated = self._in_language(found.passages, query.language)
+        chosen = compose_extractive.select(self.index, question, shown, found.scores, query.lexical_tokens, said,
+                                           found.windows)
+        numbering = Numbering(shown, found.scores)
         label = labels(query.language)
         paragraphs = [" ".join(attach(c.text, [numbering.of(c.passage, c.position)]) for c in chosen.direct)]
         for heading, extra in ((label["what_to_do"], chosen.guidance), (label["example"], chosen.example),
@@ -174,14 +175,34 @@ class Advisor:
             if extra is not None:
                 paragraphs.append(f"**{heading}:** {attach(extra.text, [numbering.of(extra.passage, extra.position)])}")
         if query.language != "en" and chosen.direct:
-            paragraphs.append(f"_{label['english_sources']}_")
+            quoted = {c.passage for c in (*chosen.direct, chosen.guidance, chosen.example, chosen.related) if c}
+            notes = [label["english_sources"]]
+            if quoted & untranslated:  # Spanish and Italian answers are English, and say so
+                notes.append(label["not_translated"])
+            if quoted & outdated:
+                notes.append(label["maybe_outdated"])
+            paragraphs.append(f"_{' '.join(notes)}_")
         return "\n\n".join(p for p in paragraphs if p), numbering.citations
+
+    def _in_language(self, passages: list[Passage], language: str) -> tuple[list[Passage], set[int], set[int]]:
+        """The sections in the asker's language where the knowledge base has them translated, with the indexes of
+        those left in English and of those whose translation may be out of date (the English changed since)."""
+        shown, untranslated, outdated = [], set(), set()
+        for i, passage in enumerate(passages):
+            translated = self.index.translation(passage.id, language) if language != "en" else None
+            if translated is None:
+                untranslated.add(i)
+            elif not translated.current:
+                outdated.add(i)
+            shown.append(translated.passage if translated else passage)
+        return shown, untranslated, outdated
 
     def _abstention(self, language: str) -> str:
         label = labels(language)
         by_type: dict[str, list[str]] = {}
+        translated = self.index.titles_in.get(language, {})
         for doc_type, title in self.index.documents:
-            by_type.setdefault(doc_type, []).append(title)
+            by_type.setdefault(doc_type, []).append(translated.get(title, title))
         lines = [label["abstain"], "", label["can_help"]]
         for doc_type, titles in by_type.items():
             name = label["doc_types"].get(doc_type, doc_type)

@@ -21,9 +21,11 @@ from engine import abstention
 from engine.advisor import Advisor
 from engine.citations import MARKER
 from engine.compose_extractive import sentence_key
+from engine.language import detect_language
 from engine.models import Answer, Turn
-from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
 from engine.text import sentences
+from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
+from ingest.translations import TRANSLATED_LANGUAGES
 
 MAX_FALSE_ABSTENTION = 0.05
 Split = Literal["tune", "test", "all"]
@@ -68,6 +70,8 @@ class Report(BaseModel):
     near_miss_recall: float
     false_abstention: float
     leaning_or_meta_answers: float
+    # Of the answered questions in Dutch, French and German: the share whose answer body is in that language.
+    answers_in_language: float
     words_median: float
     words_in_range: float  # share of answers of 60 to 180 words
     latency_p50_ms: float
@@ -139,8 +143,12 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
     # The cross-language method, measured: the same hybrid retrieval without the glossary's English terms.
     retrieval["hybrid, no glossary"] = _retrieval(advisor, in_scope, "hybrid", glossary=False)
 
-    latencies, facts, cites, flawed, lengths = [], [], [], [], []
+    latencies, facts, cites, flawed, lengths, in_language = [], [], [], [], [], []
     true_abstain = false_abstain = near_caught = 0
+    # A citation of a translated section counts as the English section it translates.
+    english_of = {(t.passage.source, t.passage.section): (advisor.index.passages[cid].source,
+                                                         advisor.index.passages[cid].section)
+                  for cid, languages in advisor.index.translations.items() for t in languages.values()}
     failures = []
     for item in items:
         answer = advisor.ask(item.question, history=item.turns)
@@ -155,8 +163,11 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
             # The italic note that the sources are in English is a label, not part of the answer.
             body = "\n".join(line for line in answer.answer.splitlines() if not line.startswith("_"))
             lengths.append(len(MARKER.sub("", body).split()))
+            if answer.language in TRANSLATED_LANGUAGES:
+                in_language.append(detect_language(MARKER.sub("", body), default="en") == answer.language)
         if not item.should_abstain:
-            cites.append(not answer.abstained and any(_is_gold(item, c.source, c.section) for c in answer.citations))
+            cited = [english_of.get((c.source, c.section), (c.source, c.section)) for c in answer.citations]
+            cites.append(not answer.abstained and any(_is_gold(item, *where) for where in cited))
             text = answer.answer.lower()
             share = sum(f.lower() in text for f in item.key_facts) / (len(item.key_facts) or 1)
             facts.append(0.0 if answer.abstained else share)
@@ -179,6 +190,7 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
         near_miss_recall=round(near_caught / near_total, 3) if near_total else 1.0,
         false_abstention=round(false_abstain / (len(items) - should_total or 1), 3),
         leaning_or_meta_answers=_share(flawed),
+        answers_in_language=_share(in_language),
         words_median=statistics.median(lengths) if lengths else 0.0,
         words_in_range=_share([60 <= n <= 180 for n in lengths]),
         latency_p50_ms=round(statistics.median(latencies), 1),

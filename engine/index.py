@@ -25,7 +25,7 @@ from engine.text import tokens
 from ingest.manifest import manifest_path
 from ingest.store import KnowledgeStore, StoreError
 
-KINDS = ("section", "window", "question")
+KINDS = ("section", "window", "question", "translation")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,20 @@ class SectionMatch:
     @property
     def best(self) -> float:
         return max(self.opening, self.window, self.question or 0.0)
+
+
+def _passage(cid: str, text: str, m: dict) -> Passage:
+    return Passage(id=cid, text=text, doc_id=m["doc_id"], source=m["source"], title=m["title"], section=m["section"],
+                   page=m.get("page"), url=m["url"], doc_type=m["doc_type"], chunk_index=m["chunk_index"],
+                   claims=[Claim.model_validate(c) for c in json.loads(m["claims"])] if m.get("claims") else [])
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A section translated; `current`: it translates the English text as it is now (else it may be out of date)."""
+
+    passage: Passage
+    current: bool
 
 
 class KnowledgeIndex:
@@ -77,13 +91,8 @@ class KnowledgeIndex:
         for _, text, m in rows:
             if m["kind"] == "question":
                 questions.setdefault(m["section_id"], []).append(text)
-        self.passages = {
-            cid: Passage(id=cid, text=text, doc_id=m["doc_id"], source=m["source"], title=m["title"],
-                         section=m["section"], page=m.get("page"), url=m["url"], doc_type=m["doc_type"],
-                         chunk_index=m["chunk_index"],
-                         claims=[Claim.model_validate(c) for c in json.loads(m["claims"])] if m.get("claims") else [])
-            for cid, text, m in sections
-        }
+        self.passages = {cid: _passage(cid, text, m) for cid, text, m in sections}
+        self.translations = self._translations(rows)
         corpus = [tokens(f"{p.title} {p.section} {p.text} {' '.join(questions.get(cid, []))}")
                   for cid, p in self.passages.items()]
         self.bm25 = BM25Okapi(corpus)
@@ -101,7 +110,28 @@ class KnowledgeIndex:
             windows.setdefault(int(self._unit_section[unit]), []).append(int(unit))
         self._section_windows = windows  # rows are in reading order, so each list is too
         self.documents = sorted({(m["doc_type"], m["title"]) for m in self.meta.values()})
+        # Document titles in each translated language, by English title (help texts list what the base holds).
+        self.titles_in: dict[str, dict[str, str]] = {}
+        for cid, languages in self.translations.items():
+            for language, translated in languages.items():
+                self.titles_in.setdefault(language, {})[self.meta[cid]["title"]] = translated.passage.title
         self._loaded_stamp = self._stamp()
+
+    def _translations(self, rows) -> dict[str, dict[str, Translation]]:
+        """Each English section's translations by language, and whether each still translates the current text."""
+        english = {f"{m['source']}#{m['anchor']}": cid for cid, _, m in rows if m["kind"] == "section" and m.get("anchor")}
+        out: dict[str, dict[str, Translation]] = {}
+        for cid, text, m in rows:
+            target = english.get(m.get("translates") or "")
+            if m["kind"] != "translation" or target is None:
+                continue
+            current = m.get("translated_from") == self.meta[target].get("version")
+            out.setdefault(target, {})[m["language"]] = Translation(passage=_passage(cid, text, m), current=current)
+        return out
+
+    def translation(self, section_id: str, language: str) -> Translation | None:
+        """A section in another language, when the knowledge base has it (ingest/translations.py)."""
+        return self.translations.get(section_id, {}).get(language)
 
     def refresh_if_changed(self) -> bool:
         """Reload after an ingest (the manifest changes with every write); cheap when nothing changed."""

@@ -13,8 +13,9 @@ import json
 from ingest.footnotes import READING, references
 from ingest.models import Block, Chunk, ClaimSource, LoadedDocument, UnitKind
 from ingest.sentences import split_sentences
+from ingest.translations import section_hash
 
-CHUNKING_VERSION = "4"
+CHUNKING_VERSION = "5"
 # Windows of three sentences, one after another: each fact is found whatever its place in the section (against
 # heading and opening alone, multilingual-e5-small put the right section in the top five for 0.81 of the tuning
 # half's questions instead of 0.75). Starting a window every third sentence rather than every second measured the
@@ -32,8 +33,11 @@ def section_label(block: Block) -> str:
     return f"p. {block.page}" if block.page is not None else "Overview"
 
 
-def _units(block: Block, sentences: list[str]) -> list[tuple[UnitKind, str]]:
-    """(kind, text) of every record of one section, the section itself first."""
+def _units(block: Block, sentences: list[str], translation: bool = False) -> list[tuple[UnitKind, str]]:
+    """(kind, text) of every record of one section, the section itself first. A translated section is one record:
+    the English section's units find it, and answers in its language quote it."""
+    if translation:
+        return [("translation", "\n".join(sentences))]
     units: list[tuple[UnitKind, str]] = [("section", "\n".join(sentences))]
     if len(sentences) > OPENING_SENTENCES:
         for start in range(0, len(sentences), WINDOW_STEP):
@@ -72,7 +76,8 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
         if not sentences:
             continue
         section_id = f"{meta.id}:{key}:{len(chunks):04d}"
-        for kind, text in _units(block, sentences):
+        translation = doc.translates is not None
+        for kind, text in _units(block, sentences, translation):
             index = len(chunks)
             chunks.append(
                 Chunk(
@@ -95,8 +100,12 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
                     chunk_index=index,
                     file_hash=doc.file_hash,
                     content_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
-                    claims=_claims(keys, doc.footnotes) if kind == "section" else None,
-                    note=block.note if kind == "section" else None,
+                    claims=_claims(keys, doc.footnotes) if kind in ("section", "translation") else None,
+                    note=block.note if kind in ("section", "translation") else None,
+                    anchor=block.anchor,
+                    version=section_hash(block) if kind == "section" else None,
+                    translates=f"{doc.translates}#{block.anchor}" if translation else None,
+                    translated_from=block.translated_from if translation else None,
                 )
             )
     return chunks
@@ -111,4 +120,6 @@ def embedding_text(chunk: Chunk) -> str:
         return f"{chunk.title}. {heading}. {opening}"
     if chunk.kind == "window":
         return f"{heading}: {chunk.text}"
+    if chunk.kind == "translation":  # kept out of meaning search (engine/index.py): the heading is enough
+        return heading
     return chunk.text

@@ -19,7 +19,8 @@ from ingest.sentences import split_sentences
 # Answers quote up to about 160 words of a section (engine/compose_extractive.py); past twice that, most of a
 # section never reaches an official and is better split. The longest shipped section had 248 words.
 LONG_SECTION_WORDS = 320
-_NOT_PROSE = re.compile(r"^\s*(?:#|\||\**(?:questions|sources?|editor['’]s note)\**\s*:|```|<!--)", re.IGNORECASE)
+_NOT_PROSE = re.compile(r"^\s*(?:#|\||\**(?:questions|sources?|editor['’]s note|translated from)\**\s*:|```|<!--)",
+                        re.IGNORECASE)
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
@@ -46,9 +47,10 @@ def _paragraphs(lines: list[str], first_line: int) -> list[tuple[int, str, bool]
     return out
 
 
-def lint_markdown(rel: str, lines: list[str], first_line: int = 1, language: str = "en") -> list[Problem]:
+def lint_markdown(rel: str, lines: list[str], first_line: int = 1, language: str = "en",
+                  known: frozenset[str] = frozenset()) -> list[Problem]:
     """Every attribution problem of a Markdown body (the lines after the front matter, the first numbered
-    `first_line`)."""
+    `first_line`). `known`: footnote keys defined in another file (a translation's English file)."""
     problems: list[Problem] = []
     defined: dict[str, int] = {}
     for offset, line in enumerate(lines):
@@ -86,7 +88,7 @@ def lint_markdown(rel: str, lines: list[str], first_line: int = 1, language: str
                                         fix="move it to an `Editor's note:` line at the end of the section"))
     problems += _long(rel, section_line, section_words)
     for key, number in used.items():
-        if key not in defined and key != READING:
+        if key not in defined and key not in known and key != READING:
             problems.append(Problem(path=rel, line=number, message=f"footnote [^{key}] is used but not defined",
                                     fix=f"add a line `[^{key}]: Publisher, \"Title\", https://…, p. N` at the end"))
     for key, number in defined.items():

@@ -17,14 +17,18 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import ValidationError
 
 from ingest.footnotes import definition, parse_source
 from ingest.lint import lint_markdown
-from ingest.models import Block, ClaimSource, FrontMatter, LoadedDocument
+from ingest.models import Block, ClaimSource, FrontMatter, LoadedDocument, TranslationMeta
 from ingest.problems import KnowledgeFileError, Problem
+from ingest.translations import translation_of
+
+Meta = TypeVar("Meta", FrontMatter, TranslationMeta)
 
 SUFFIXES = (".md", ".pdf", ".docx")
 SIDECAR_SUFFIX = ".yaml"
@@ -184,6 +188,8 @@ def _load(path: Path, knowledge_dir: Path, rel: str) -> LoadedDocument:
     found: list[Problem] = []
     footnotes: dict[str, ClaimSource] = {}
     findings: list[Problem] = []
+    if suffix == ".md" and translation_of(path.name):
+        return _load_translation(path, knowledge_dir, rel, found)
     if suffix == ".md":
         meta, blocks, footnotes, findings = _load_markdown(path, rel, found)
     else:
@@ -193,18 +199,42 @@ def _load(path: Path, knowledge_dir: Path, rel: str) -> LoadedDocument:
                           footnotes=footnotes, findings=findings)
 
 
+def _load_translation(path: Path, knowledge_dir: Path, rel: str, found: list[Problem]) -> LoadedDocument:
+    """A translation (ingest/translations.py): its own title, summary and sections, everything else (type,
+    topics, sources, footnote definitions) from the English file it translates."""
+    english_name, language = translation_of(path.name)  # type: ignore[misc]
+    english_path = path.with_name(english_name)
+    try:
+        english = load(english_path, knowledge_dir)
+    except KnowledgeFileError as exc:
+        raise KnowledgeFileError([Problem(path=rel, message=f"its English file {_rel(english_path, knowledge_dir)} "
+                                          "cannot be indexed", fix="fix the English file first (see its problems)")]
+                                 + exc.problems) from None
+    meta, blocks, _, findings = _load_markdown(path, rel, found, TranslationMeta, frozenset(english.footnotes))
+    sections = {b.anchor for b in english.blocks}
+    for block in blocks:
+        if block.anchor not in sections:
+            findings.append(Problem(path=rel, line=block.line, severity="warning",
+                                    message=f"section {{#{block.anchor}}} is not a section of {english.path}",
+                                    fix="give it the id of the English section it translates (after its heading)"))
+    english_meta = english.meta.model_copy(update={"id": f"{english.meta.id}-{language}", "title": meta.title,
+                                                   "summary": meta.summary, "language": language})
+    return LoadedDocument(path=rel, file_hash=file_hash(path), meta=english_meta, blocks=blocks, warnings=found,
+                          footnotes=english.footnotes, findings=findings, translates=english.path)
+
+
 # -- front matter ---------------------------------------------------------------------------------------------
 
 
 def _validate_front_matter(raw: object, rel: str, yaml_text: str, first_line: int,
-                           found: list[Problem]) -> FrontMatter:
+                           found: list[Problem], model: type[Meta] = FrontMatter) -> Meta:
     if not isinstance(raw, dict):
         raise KnowledgeFileError(
             [Problem(path=rel, line=first_line, message="front matter is not a mapping of fields",
                      fix="write `field: value` lines (see docs/knowledge-authoring.md)")]
         )
     try:
-        meta = FrontMatter.model_validate(raw)
+        meta = model.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -295,8 +325,10 @@ def _load_sidecar(path: Path, rel: str, knowledge_dir: Path, found: list[Problem
 # -- Markdown -------------------------------------------------------------------------------------------------
 
 
-def _load_markdown(path: Path, rel: str,
-                   found: list[Problem]) -> tuple[FrontMatter, list[Block], dict[str, ClaimSource], list[Problem]]:
+def _load_markdown(path: Path, rel: str, found: list[Problem], model: type[Meta] = FrontMatter,
+                   known: frozenset[str] = frozenset()) -> tuple[Meta, list[Block], dict[str, ClaimSource], list[Problem]]:
+    """Front matter (validated as `model`), sections, footnote definitions and the attribution lint's findings.
+    `known`: footnote keys defined elsewhere (a translation uses its English file's)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -316,7 +348,7 @@ def _load_markdown(path: Path, rel: str,
             [Problem(path=rel, line=1, message="front matter is never closed", fix="add a `---` line after the fields")]
         ) from None
     yaml_text = "\n".join(lines[1:end])
-    meta = _validate_front_matter(_parse_yaml(yaml_text, rel, 2), rel, yaml_text, 2, found)
+    meta = _validate_front_matter(_parse_yaml(yaml_text, rel, 2), rel, yaml_text, 2, found, model)
     body = lines[end + 1 :]
     footnotes = {key: parse_source(text) for key, text in filter(None, map(definition, body))}
     removed: list[tuple[int | None, list[str]]] = []
@@ -328,7 +360,8 @@ def _load_markdown(path: Path, rel: str,
         raise KnowledgeFileError(
             [Problem(path=rel, line=end + 2, message="no text after the front matter", fix="write the document body")]
         )
-    return meta, blocks, footnotes, lint_markdown(rel, body, first_line=end + 2)
+    language = getattr(meta, "language", "en")
+    return meta, blocks, footnotes, lint_markdown(rel, body, first_line=end + 2, language=language, known=known)
 
 
 def _heading_lines(lines: list[str]) -> dict[int, tuple[int, str]]:

@@ -76,6 +76,18 @@ class Block(BaseModel):
     translated_from: str | None = None  # in a translation: the hash of the English section it translates
 
 
+class TranslationMeta(BaseModel):
+    """The front matter of a translation (`NAME.nl.md` beside `NAME.md`): what it translates, its language, and its
+    title and summary in that language; everything else is the English file's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    translation_of: str = Field(min_length=4)
+    language: Literal["nl", "fr", "de"]
+    title: str = Field(min_length=3, max_length=200)
+    summary: str = Field(min_length=10, max_length=300)
+
+
 class LoadedDocument(BaseModel):
     """A knowledge file read and validated, ready to chunk."""
 
@@ -86,9 +98,10 @@ class LoadedDocument(BaseModel):
     warnings: list[Problem] = Field(default_factory=list)  # what ingest changed in it (e.g. raw HTML removed)
     footnotes: dict[str, ClaimSource] = Field(default_factory=dict)  # by key, as defined in the file
     findings: list[Problem] = Field(default_factory=list)  # the attribution lint's (ingest/lint.py): not blocking
+    translates: str | None = None  # a translation: the path of the English file
 
 
-UnitKind = Literal["section", "window", "question"]
+UnitKind = Literal["section", "window", "question", "translation"]
 
 
 class Chunk(BaseModel):
@@ -119,6 +132,10 @@ class Chunk(BaseModel):
     # {"sources": [ClaimSource, ...], "reading": true when the sentence is the knowledge base's own reading}.
     claims: str | None = None
     note: str | None = None
+    anchor: str | None = None  # the section's stable id
+    version: str | None = None  # an English section: the hash of its text (ingest/translations.py)
+    translates: str | None = None  # a translation record: "english/path.md#anchor"
+    translated_from: str | None = None  # a translation record: the version of the English section it translates
 
     def metadata(self) -> dict[str, str | int | list[str]]:
         """Chroma metadata: scalars and string lists only, no None values."""

@@ -34,6 +34,7 @@ from ingest.models import Chunk, LoadedDocument
 from ingest.problems import KnowledgeFileError, Problem
 from ingest.store import (IngestRunning, Inventory, KnowledgeStore, StoredVersion, StoreError, base_of,
                           collection_name, location)
+from ingest.translations import translation_problems
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -91,6 +92,8 @@ def check(settings: Settings, only: Path | None = None) -> tuple[list[LoadedDocu
         problems.extend(clashes)
         docs = [d for d in docs if d.path not in refused]
     problems.extend(finding for doc in docs for finding in doc.findings)
+    if only is None:
+        problems.extend(translation_problems(docs))
     return docs, problems
 
 

@@ -41,6 +41,8 @@ class KnowledgeView(Protocol):
 
     def similarity(self, texts: list[str]): ...
 
+    def stale_translations(self) -> list[str]: ...
+
 
 def period_ending(now: dt.datetime, timezone: str) -> Period:
     """The seven days up to `now`, labelled with the ISO week `now` falls in (in the digest's time zone)."""
@@ -117,7 +119,8 @@ def gaps_report(log: QuestionLog, knowledge: KnowledgeView, period: Period, lang
     items = sorted((known[i] for i in flagged), key=lambda q: q.at)
     comments = [scrub(f.comment) for f in unhelpful if f.comment] if log.store_text else []
     return GapsReport(period=period, language=language, questions_asked=len(asked),
-                      gaps=gaps(items, unhelpful, escalated, knowledge), comments=comments[:MAX_EXAMPLES * 2])
+                      gaps=gaps(items, unhelpful, escalated, knowledge), comments=comments[:MAX_EXAMPLES * 2],
+                      stale_translations=knowledge.stale_translations())
 
 
 def gaps(items: Sequence[LoggedQuestion], unhelpful: Sequence[LoggedFeedback],

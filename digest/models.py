@@ -78,10 +78,11 @@ class GapsReport(BaseModel):
     questions_asked: int
     gaps: list[Gap]
     comments: list[str]
+    stale_translations: list[str] = []  # "file — section": translations of English text that has changed since
 
     @property
     def empty(self) -> bool:
-        return not self.gaps
+        return not self.gaps and not self.stale_translations
 
 
 Digest = OfficialsDigest | GapsReport

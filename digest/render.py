@@ -64,7 +64,8 @@ def _consultants(report: GapsReport, label: dict) -> Outline:
     title = label["consultants_title"].format(week=report.period.week)
     if report.empty:
         return Outline(title, [Section("", [label["no_gaps"]])])
-    sections = [Section("", [label["gaps_intro"].format(asked=report.questions_asked)])]
+    sections = [Section("", [label["gaps_intro"].format(asked=report.questions_asked)
+                             if report.gaps else label["no_gaps"]])]
     for number, gap in enumerate(report.gaps, start=1):
         lines = [label["gap_line"].format(count=gap.count, abstained=gap.abstained, not_helpful=gap.not_helpful,
                                           escalated=gap.escalated)]
@@ -74,6 +75,8 @@ def _consultants(report: GapsReport, label: dict) -> Outline:
         sections.append(Section(f"{number}.", lines))
     if report.comments:
         sections.append(Section(label["comments"], [f"“{c}”" for c in report.comments]))
+    if report.stale_translations:
+        sections.append(Section(label["stale_translations"], report.stale_translations))
     return Outline(title, sections)
 
 

@@ -117,6 +117,12 @@ class Advisor:
         self.index.refresh_if_changed()
         return {p.source: p.title for p in self.index.passages.values()}
 
+    def stale_translations(self) -> list[str]:
+        """Translated sections whose English text changed after they were translated: "file — section"."""
+        self.index.refresh_if_changed()
+        return sorted(f"{t.passage.source} — {t.passage.section}" for languages in self.index.translations.values()
+                      for t in languages.values() if not t.current)
+
     def similarity(self, texts: list[str]):
         """Cosine similarities between short texts (the embeddings are normalised): grouping questions by topic."""
         vectors = self.embedder.embed(texts, as_query=True)
@@ -165,15 +171,25 @@ class Advisor:
                     history: list[Turn]) -> tuple[str, list[Citation]]:
         said = {compose_extractive.sentence_key(s) for turn in history for s in sentences(turn.answer)}
         shown, untranslated, outdated = self._in_language(found.passages, query.language)
-        chosen = compose_extractive.select(self.index, question, shown, found.scores, query.lexical_tokens, said,
-                                           found.windows)
+        # What to say is chosen on the English sections, whose rules (a sentence leaning on the one before it, a
+        # note about the knowledge base) are written for English; a translation keeps the English sentence order,
+        # so each chosen sentence is then read in the asker's language.
+        said |= {compose_extractive.sentence_key(english) for p, t in zip(found.passages, shown) if t is not p
+                 for english, line in zip(p.text.split("\n"), t.text.split("\n"))
+                 if compose_extractive.sentence_key(line) in said}
+        chosen = compose_extractive.select(self.index, question, found.passages, found.scores, query.lexical_tokens,
+                                           said, found.windows)
         numbering = Numbering(shown, found.scores)
         label = labels(query.language)
-        paragraphs = [" ".join(attach(c.text, [numbering.of(c.passage, c.position)]) for c in chosen.direct)]
+
+        def cited(c: compose_extractive.Sentence) -> str:
+            return attach(shown[c.passage].text.split("\n")[c.position], [numbering.of(c.passage, c.position)])
+
+        paragraphs = [" ".join(cited(c) for c in chosen.direct)]
         for heading, extra in ((label["what_to_do"], chosen.guidance), (label["example"], chosen.example),
                                (label["see_also"], chosen.related)):
             if extra is not None:
-                paragraphs.append(f"**{heading}:** {attach(extra.text, [numbering.of(extra.passage, extra.position)])}")
+                paragraphs.append(f"**{heading}:** {cited(extra)}")
         if query.language != "en" and chosen.direct:
             quoted = {c.passage for c in (*chosen.direct, chosen.guidance, chosen.example, chosen.related) if c}
             notes = [label["english_sources"]]
@@ -185,11 +201,14 @@ class Advisor:
         return "\n\n".join(p for p in paragraphs if p), numbering.citations
 
     def _in_language(self, passages: list[Passage], language: str) -> tuple[list[Passage], set[int], set[int]]:
-        """The sections in the asker's language where the knowledge base has them translated, with the indexes of
-        those left in English and of those whose translation may be out of date (the English changed since)."""
+        """The sections in the asker's language where the knowledge base has them translated sentence for
+        sentence, with the indexes of those left in English and of those whose translation may be out of date (the
+        English changed since)."""
         shown, untranslated, outdated = [], set(), set()
         for i, passage in enumerate(passages):
             translated = self.index.translation(passage.id, language) if language != "en" else None
+            if translated is not None and translated.passage.text.count("\n") != passage.text.count("\n"):
+                translated = None  # not sentence for sentence (the splitter cut one differently): quote the English
             if translated is None:
                 untranslated.add(i)
             elif not translated.current:

@@ -146,9 +146,9 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
     latencies, facts, cites, flawed, lengths, in_language = [], [], [], [], [], []
     true_abstain = false_abstain = near_caught = 0
     # A citation of a translated section counts as the English section it translates.
-    english_of = {(t.passage.source, t.passage.section): (advisor.index.passages[cid].source,
-                                                         advisor.index.passages[cid].section)
+    translated = {(t.passage.source, t.passage.section): (t.passage, advisor.index.passages[cid])
                   for cid, languages in advisor.index.translations.items() for t in languages.values()}
+    english_of = {key: (english.source, english.section) for key, (_, english) in translated.items()}
     failures = []
     for item in items:
         answer = advisor.ask(item.question, history=item.turns)
@@ -168,7 +168,7 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
         if not item.should_abstain:
             cited = [english_of.get((c.source, c.section), (c.source, c.section)) for c in answer.citations]
             cites.append(not answer.abstained and any(_is_gold(item, *where) for where in cited))
-            text = answer.answer.lower()
+            text = (answer.answer + " " + _english_shadow(answer, translated)).lower()
             share = sum(f.lower() in text for f in item.key_facts) / (len(item.key_facts) or 1)
             facts.append(0.0 if answer.abstained else share)
         if answer.abstained != item.should_abstain:
@@ -198,6 +198,25 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
         threshold=advisor.threshold,
         failures=failures,
     )
+
+
+def _english_shadow(answer: Answer, translated: dict) -> str:
+    """The English sentences that an answer's translated sentences stand for (a translation keeps the English
+    sentence order), so the key facts, written in English, are checked on what the answer says in any language."""
+    by_number = {c.n: translated.get((c.source, c.section)) for c in answer.citations}
+    out = []
+    for sentence in sentences(answer.answer):
+        for n in MARKER.findall(sentence):
+            pair = by_number.get(int(n))
+            if pair is None:
+                continue
+            mine, english = pair
+            keys = [sentence_key(line) for line in mine.text.split("\n")]
+            here = sentence_key(sentence.split(":**")[-1])
+            lines = english.text.split("\n")
+            if here in keys and keys.index(here) < len(lines):
+                out.append(lines[keys.index(here)])
+    return " ".join(out)
 
 
 def _share(flags: list[bool]) -> float:

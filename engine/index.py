@@ -93,7 +93,12 @@ class KnowledgeIndex:
                 questions.setdefault(m["section_id"], []).append(text)
         self.passages = {cid: _passage(cid, text, m) for cid, text, m in sections}
         self.translations = self._translations(rows)
+        # A section's words in every language it is translated into, each stemmed in its language, so a Dutch
+        # question also meets the Dutch words: on the tuning half, section hit@1 for questions in Dutch, French and
+        # German went from 0.63 to 0.70 (English questions 0.76 to 0.77, all 0.729 to 0.744).
         corpus = [tokens(f"{p.title} {p.section} {p.text} {' '.join(questions.get(cid, []))}")
+                  + [t for language, translated in self.translations.get(cid, {}).items()
+                     for t in tokens(f"{translated.passage.section} {translated.passage.text}", language)]
                   for cid, p in self.passages.items()]
         self.bm25 = BM25Okapi(corpus)
         self.section_tokens = {cid: set(toks) for cid, toks in zip(self.ids, corpus)}

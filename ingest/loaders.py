@@ -326,9 +326,9 @@ def _load_sidecar(path: Path, rel: str, knowledge_dir: Path, found: list[Problem
 
 
 def _load_markdown(path: Path, rel: str, found: list[Problem], model: type[Meta] = FrontMatter,
-                   known: frozenset[str] = frozenset()) -> tuple[Meta, list[Block], dict[str, ClaimSource], list[Problem]]:
+                   known: frozenset[str] | None = None) -> tuple[Meta, list[Block], dict[str, ClaimSource], list[Problem]]:
     """Front matter (validated as `model`), sections, footnote definitions and the attribution lint's findings.
-    `known`: footnote keys defined elsewhere (a translation uses its English file's)."""
+    `known`: for a translation, the footnote keys its English file defines."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -28,6 +28,7 @@ from advisor.settings import Settings
 from ingest.changes import DocumentChange, record_run
 from ingest.chunking import chunk_document, embedding_text
 from ingest.embedding import Embedder
+from ingest.lint import conflicting_figures
 from ingest.loaders import discover, file_hash, load, peek_id
 from ingest.manifest import FORMAT, IndexedDocument, Manifest, read_manifest, write_manifest
 from ingest.models import Chunk, LoadedDocument
@@ -94,6 +95,7 @@ def check(settings: Settings, only: Path | None = None) -> tuple[list[LoadedDocu
     problems.extend(finding for doc in docs for finding in doc.findings)
     if only is None:
         problems.extend(translation_problems(docs))
+        problems.extend(conflicting_figures(docs))
     return docs, problems
 
 

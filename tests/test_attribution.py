@@ -224,3 +224,18 @@ def test_a_pdf_heading_stays_apart_from_the_first_sentence():
     assert split_sentences(_clean_pdf_text(page)) == [
         "2.2 Key concepts and terms", "The backbone organisation coordinates the partners of the initiative and keeps "
         "them aligned.", "It has six activities."]
+
+
+def test_the_same_claim_with_two_figures_in_two_files_is_flagged_unless_a_section_says_they_differ(tmp_path):
+    claim = "The New York rearrest rate for young people leaving state custody was {} within two years [^ny]."
+    definition = "\n\n[^ny]: FSG, https://example.org/ny\n"
+    write(tmp_path / "knowledge", "case.md", FRONT.format(id="case") + "## New York\n" + claim.format("60%") + definition)
+    write(tmp_path / "knowledge", "figures.md", FRONT.format(id="figures") + "## Figures\n" + claim.format("66%")
+          + definition)
+    settings = make_settings(tmp_path / "knowledge", tmp_path / "store")
+    found = [p for p in pipeline.check(settings)[1] if "for what reads as the same claim" in p.message]
+    assert len(found) == 1 and found[0].severity == "warning" and found[0].line == 13
+    assert "gives 60 where figures.md (line 13) gives 66" in found[0].message
+    write(tmp_path / "knowledge", "figures.md", FRONT.format(id="figures") + "## Figures\n" + claim.format("66%")
+          + " The two sources disagree on this figure [^advisor]." + definition)
+    assert not [p for p in pipeline.check(settings)[1] if "for what reads as the same claim" in p.message]

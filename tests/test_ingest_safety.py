@@ -23,7 +23,7 @@ from ingest.models import Chunk
 from ingest.store import POINTER
 from tests.conftest import make_settings
 from tests.test_chroma_server import chroma_server  # noqa: F401 - the fixture
-from tests.test_ingest import BACKBONE, GANGS, doc, texts_in, write_sidecar
+from tests.test_ingest import BACKBONE, GANGS, doc, kb, texts_in, write_sidecar  # noqa: F401 (kb: a fixture)
 
 ADVISOR = str(Path(sys.executable).parent / "advisor")
 
@@ -61,15 +61,6 @@ def collections(settings) -> dict[str, int]:
 
 def sources_of(settings) -> set[str]:
     return {meta["source"] for _, _, meta in pipeline.store_for(settings).all_chunks()}
-
-
-@pytest.fixture
-def kb(tmp_path):
-    knowledge = tmp_path / "knowledge"
-    knowledge.mkdir()
-    (knowledge / "backbone.md").write_text(BACKBONE)
-    (knowledge / "gangs.md").write_text(GANGS)
-    return make_settings(knowledge, tmp_path / "store")
 
 
 # -- 1. an interrupted rebuild --------------------------------------------------------------------------------

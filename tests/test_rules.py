@@ -1,10 +1,12 @@
-"""The engine's rule modules, string in and string out: sentence splitting, the language of a question, whether
-a question continues the conversation, and which knowledge-base sentences may stand in an answer."""
+"""The rule modules, string in and string out: sentence splitting, the language of a question, whether a question
+continues the conversation or asks for contact details, and which knowledge-base sentences may stand in an
+answer."""
 
 from __future__ import annotations
 
 import pytest
 
+from engine.abstention import asks_for_contact_details
 from engine.conversation import is_follow_up
 from engine.language import detect_language
 from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
@@ -33,6 +35,8 @@ def test_sentences_split_on_sentence_ends_only(text, expected):
     ("Che cosa ha ottenuto la riforma di New York?", "it"),
     ("What does a backbone organisation actually do day to day?", "en"),
     ("Wie viele Tötungsdelikte wurden 2023 in Belgien registriert?", "de"),
+    ("Wie betaalde Operation: Safe Community in Memphis?", "nl"),  # English names in a Dutch question
+    ("Qui a financé Operation: Safe Community ?", "fr"),
 ])
 def test_language_of_a_question(question, language):
     assert detect_language(question) == language
@@ -85,3 +89,16 @@ def test_sentences_that_lean_on_the_one_before(sentence, leans):
 ])
 def test_notes_about_the_knowledge_base_are_not_advice(sentence, editorial):
     assert talks_about_knowledge_base(sentence) is editorial
+
+
+@pytest.mark.parametrize("question, contact", [
+    ("Quelle est l'adresse e-mail de la personne de l'Efus qui coordonne le partenariat ?", True),
+    ("What is the phone number of Crime Prevention Ottawa?", True),
+    ("Wat zijn de openingsuren van de preventiedienst in Mechelen?", True),
+    ("Wie lautet die Telefonnummer der Koordinierungsstelle?", True),
+    ("How do we address youth gangs around the station?", False),  # the verb, not a street address
+    ("Who coordinates the Partnership on Security in Public Spaces?", False),
+    ("How did the partners keep in contact between meetings?", False),
+])
+def test_questions_for_contact_details(question, contact):
+    assert asks_for_contact_details(question) is contact

@@ -11,20 +11,9 @@ from ingest import pipeline
 from ingest.loaders import load
 from ingest.translations import section_hash
 from tests.conftest import make_settings
+from tests.test_attribution import FRONT
 
-ENGLISH = textwrap.dedent("""\
-    ---
-    id: ottawa
-    title: Youth gangs in Ottawa
-    doc_type: case_study
-    summary: How Ottawa worked on youth gangs, for the tests.
-    updated: 2026-11-25
-    sources:
-      - title: Ottawa strategy
-        url: https://example.org/strategy
-    ---
-    # Youth gangs in Ottawa
-
+ENGLISH = FRONT.format(id="ottawa") + textwrap.dedent("""\
     ## Who led the gang strategy in Ottawa {#who-led}
     Crime Prevention Ottawa led the city's gang strategy as its backbone organisation [^cpo].
     The strategy was adopted in 2013 after a symposium in 2012 [^sun].

@@ -18,6 +18,7 @@ from digest.models import Gap, GapsReport, NewDocument, OfficialsDigest, Period,
 from engine.models import Passage
 from engine.question_log import LoggedEscalation, LoggedFeedback, LoggedQuestion, QuestionLog, scrub
 from engine.text import sentences
+from ingest.translations import english_path
 
 MAX_THEMES = 5
 MAX_GAPS = 5
@@ -35,7 +36,7 @@ MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 class KnowledgeView(Protocol):
     """What a digest needs from the engine (engine.advisor.Advisor provides it)."""
 
-    def titles(self) -> dict[str, str]: ...
+    def titles(self, language: str = "en") -> dict[str, str]: ...
 
     def passages_of_type(self, doc_type: str) -> list[Passage]: ...
 
@@ -54,12 +55,12 @@ def period_ending(now: dt.datetime, timezone: str) -> Period:
 def officials_digest(log: QuestionLog, knowledge: KnowledgeView, period: Period, language: str,
                      show_questions: bool = False) -> OfficialsDigest:
     questions = log.questions(period.start, period.end)
-    titles = knowledge.titles()
+    titles = knowledge.titles(language)
     answered = [q for q in questions if not q.abstained]
     examples = [q.question for q in answered if q.question] if show_questions else []
     return OfficialsDigest(
         period=period, language=language,
-        new_documents=new_documents(log, period),
+        new_documents=new_documents(log, period, language),
         themes=themes(answered, titles),
         questions_answered=len(answered),
         example_questions=list(dict.fromkeys(examples))[:MAX_EXAMPLES],
@@ -67,18 +68,27 @@ def officials_digest(log: QuestionLog, knowledge: KnowledgeView, period: Period,
     )
 
 
-def new_documents(log: QuestionLog, period: Period) -> list[NewDocument]:
-    """Each document changed in the period once, as it was last changed."""
+def new_documents(log: QuestionLog, period: Period, language: str = "en") -> list[NewDocument]:
+    """Each document changed in the period once, as it was last changed, with its title and summary in the
+    channel's language when its translation came in the same period. A translation is not a document of its own."""
     latest: dict[str, NewDocument] = {}
+    translated: dict[str, tuple[str, str]] = {}
     for _, change in log.knowledge_changes(period.start, period.end):
+        english = english_path(change.source)
+        if english != change.source:
+            if change.source.endswith(f".{language}.md") and change.kind != "removed":
+                translated[english] = (change.title, change.summary)
+            continue
         latest[change.doc_id] = NewDocument(kind=change.kind, title=change.title, summary=change.summary,
                                             url=change.url, source=change.source)
-    return sorted(latest.values(), key=lambda d: (d.kind != "added", d.title))
+    shown = [d.model_copy(update=dict(zip(("title", "summary"), translated[d.source]))) if d.source in translated
+             else d for d in latest.values()]
+    return sorted(shown, key=lambda d: (d.kind != "added", d.title))
 
 
 def themes(answered: Sequence[LoggedQuestion], titles: dict[str, str]) -> list[Theme]:
     """What people asked about: answered questions counted under the first document their answer cited."""
-    counts = Counter(q.sources[0] for q in answered if q.sources)
+    counts = Counter(english_path(q.sources[0]) for q in answered if q.sources)  # a translation counts as its file
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], titles.get(kv[0], kv[0])))
     return [Theme(title=titles.get(source, source), source=source, count=n) for source, n in ranked[:MAX_THEMES]]
 

@@ -112,10 +112,11 @@ class Advisor:
         found = [p for p in self.index.passages.values() if p.doc_type == doc_type]
         return sorted(found, key=lambda p: (p.source, p.chunk_index))
 
-    def titles(self) -> dict[str, str]:
-        """Title of each indexed document by its source path."""
+    def titles(self, language: str = "en") -> dict[str, str]:
+        """Title of each indexed document by its source path, in `language` where it is translated."""
         self.index.refresh_if_changed()
-        return {p.source: p.title for p in self.index.passages.values()}
+        translated = self.index.titles_in.get(language, {})
+        return {p.source: translated.get(p.title, p.title) for p in self.index.passages.values()}
 
     def stale_translations(self) -> list[str]:
         """Translated sections whose English text changed after they were translated: "file — section"."""

@@ -22,6 +22,13 @@ def translation_of(name: str) -> tuple[str, str] | None:
     return (f"{found.group('stem')}.md", found.group("lang").lower()) if found else None
 
 
+def english_path(path: str) -> str:
+    """The English file a path belongs to: itself, or for a translation the file it translates."""
+    folder, _, name = path.rpartition("/")
+    found = translation_of(name)
+    return f"{folder}/{found[0]}" if found and folder else found[0] if found else path
+
+
 def section_hash(block: Block) -> str:
     """The version of an English section's text: what a translation names in its `Translated from:` line."""
     return hashlib.sha256(" ".join(block.text.split()).encode()).hexdigest()[:8]

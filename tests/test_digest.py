@@ -235,3 +235,19 @@ def test_two_concurrent_digest_posts_send_one_message_per_channel(kb_settings, t
         assert statuses == ["already-posted", "already-posted", "posted", "posted"]
     finally:
         slack.stop()
+
+
+def test_a_translation_is_not_a_new_document_and_a_dutch_channel_reads_the_dutch_title(question_log, advisor):
+    log = question_log()
+    log.sync_knowledge_changes([IngestRun(at=NOW - dt.timedelta(days=1), changes=[
+        DocumentChange(kind="added", doc_id="case-lyon", source="cases/lyon.md", title="Lyon night economy",
+                       summary="How Lyon set up a backbone.", url="https://example.org/lyon"),
+        DocumentChange(kind="added", doc_id="case-lyon-nl", source="cases/lyon.nl.md", title="Het nachtleven in Lyon",
+                       summary="Hoe Lyon een backbone opzette.", url="https://example.org/lyon"),
+        DocumentChange(kind="added", doc_id="case-lyon-fr", source="cases/lyon.fr.md", title="La vie nocturne à Lyon",
+                       summary="Comment Lyon a mis en place un backbone.", url="https://example.org/lyon")])])
+    period = period_ending(NOW, "Europe/Brussels")
+    assert [(d.title, d.summary) for d in officials_digest(log, advisor, period, "nl").new_documents] == [
+        ("Het nachtleven in Lyon", "Hoe Lyon een backbone opzette.")]
+    assert [d.title for d in officials_digest(log, advisor, period, "en").new_documents] == ["Lyon night economy"]
+    assert [d.title for d in officials_digest(log, advisor, period, "de").new_documents] == ["Lyon night economy"]

@@ -203,6 +203,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten, not left in free pages: an erased official's questions must be gone.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -278,7 +280,8 @@ class QuestionLog:
         """One opinion per person and answer: a second click or a comment updates the first."""
         values = {"helpful": helpful, "at": at or utcnow()}
         if comment is not None:
-            values["comment"] = comment.strip()[:MAX_COMMENT_CHARS] or None
+            # A comment is the official's own words, like a question: kept only where question text is, scrubbed.
+            values["comment"] = (scrub(comment.strip()[:MAX_COMMENT_CHARS]) or None) if self.store_text else None
         with Session(self.engine) as session, session.begin():
             _require_question(session, question_id)
             changed = session.execute(update(FeedbackRow).where(FeedbackRow.question_id == question_id,
@@ -382,7 +385,15 @@ class QuestionLog:
             escalations = session.execute(delete(EscalationRow).where(
                 (EscalationRow.asker == person) | EscalationRow.question_id.in_(theirs))).rowcount
             questions = session.execute(delete(QuestionRow).where(QuestionRow.asker == person)).rowcount
+        self._checkpoint()
         return {"questions": questions, "feedback": feedback, "escalations": escalations}
+
+    def _checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database and empty it, so erased text does not linger there while
+        a front door keeps the database open."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reading --------------------------------------------------------------------------------------------
 

@@ -251,3 +251,22 @@ def test_a_translation_is_not_a_new_document_and_a_dutch_channel_reads_the_dutch
         ("Het nachtleven in Lyon", "Hoe Lyon een backbone opzette.")]
     assert [d.title for d in officials_digest(log, advisor, period, "en").new_documents] == ["Lyon night economy"]
     assert [d.title for d in officials_digest(log, advisor, period, "de").new_documents] == ["Lyon night economy"]
+
+
+def test_feedback_comments_are_kept_like_question_text_and_forgetting_leaves_nothing_on_disk(question_log, advisor,
+                                                                                             tmp_path):
+    comment = "Wrong answer, ask Jan at jan.peeters@mechelen.example"
+    quiet = question_log(store_text=False)
+    rated = seed(quiet, advisor, "How did Memphis reduce violent crime?", days_ago=1, asker="u9")
+    quiet.record_feedback(rated, rater="r9", helpful=False, comment=comment)
+    assert [f.comment for f in quiet.feedback()] == [None]  # no text kept when question text is not
+
+    kept = QuestionLog(f"sqlite:///{tmp_path / 'kept.db'}", salt="test", store_text=True)
+    rated = seed(kept, advisor, "Which words do officials use for a backbone?", days_ago=1, asker="u9")
+    kept.record_feedback(rated, rater=kept.pseudonym("slack", "T1", "u9"), helpful=False, comment=comment)
+    assert [f.comment for f in kept.feedback()] == ["Wrong answer, ask Jan at [email]"]
+    # Erasing the person while the log stays open (as a front door keeps it): the text is in neither the database
+    # file nor its write-ahead log.
+    kept.forget_person(kept.pseudonym("slack", "T1", "u9"))
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.glob("kept.db*"))
+    assert b"Which words do officials use" not in on_disk and b"Wrong answer" not in on_disk

@@ -356,7 +356,7 @@ def test_message_shortcut_asks_about_the_message(slack):
     assert answer["response_type"] == "ephemeral" and "[1]" in texts_of(answer["blocks"])
 
 
-def test_feedback_buttons_store_feedback_in_the_question_log(slack):
+def test_feedback_buttons_store_feedback_in_the_question_log(slack, monkeypatch):
     asked = slack.workspace.mention("C0FEEDBACK", "U0OTTO00001", BACKBONE)
     answer = slack.answer_in("C0FEEDBACK", asked["ts"]).params
     answer_id = json.loads(button(answer["blocks"], "advisor_helpful")["value"])["a"]
@@ -368,7 +368,14 @@ def test_feedback_buttons_store_feedback_in_the_question_log(slack):
     [opinion] = [f for f in slack.log.feedback() if f.question_id == answer_id]
     assert opinion.helpful is True and opinion.rater != "U0PIET00001"
 
-    # "Not helpful" from someone else: stored at once, then a modal asks what was missing.
+    # "Not helpful" where question text is not kept: stored, and no comment is asked for.
+    unasked_url = slack.workspace.click("advisor_not_helpful", "U0JAN000001", "C0FEEDBACK", shown)
+    assert "feedback was recorded" in slack.fake.wait_for("response_url", path=path_of(unasked_url))[0].params["text"]
+    assert not slack.fake.calls_to("views.open")
+    assert sum(not f.helpful for f in slack.log.feedback() if f.question_id == answer_id) == 1
+
+    # "Not helpful" from someone else where text is kept: stored at once, then a modal asks what was missing.
+    monkeypatch.setattr(slack.log, "store_text", True)
     slack.workspace.click("advisor_not_helpful", "U0ROOS00001", "C0FEEDBACK", shown)
     modal = slack.fake.wait_for("views.open", trigger_id="1.2.trigger")[-1].params["view"]
     (status, _), _ = slack.workspace.interaction({
@@ -378,9 +385,8 @@ def test_feedback_buttons_store_feedback_in_the_question_log(slack):
     assert status == 200
     slack.handled.wait("feedback_comment", 1)
     opinions = {f.rater: f for f in slack.log.feedback() if f.question_id == answer_id}
-    assert len(opinions) == 2
-    [negative] = [f for f in opinions.values() if not f.helpful]
-    assert negative.comment == "Nothing about funding."
+    assert len(opinions) == 3
+    assert sorted(str(f.comment) for f in opinions.values() if not f.helpful) == ["None", "Nothing about funding."]
 
 
 def test_consultant_button_posts_the_question_and_answer_to_the_consultants(slack):

@@ -206,10 +206,11 @@ class SlackAdvisor:
 
     def feedback(self, value: str, helpful: bool, who: Who, trigger_id: str | None, client: WebClient,
                  respond: Respond) -> None:
-        """Helpful / Not helpful: stored at once; "Not helpful" also offers a modal for an optional comment."""
+        """Helpful / Not helpful: stored at once; "Not helpful" also offers a modal for an optional comment, where
+        the log keeps officials' own words (a comment is treated like question text: not asked for when not kept)."""
         ref = blocks.parse_action_value(value)
         with self._apologising(self._private_reply(respond), ref.language):
-            if helpful or not trigger_id:
+            if helpful or not trigger_id or not self.log.store_text:
                 self.log.record_feedback(ref.answer_id, rater=who.asker, helpful=helpful)
                 self._private_reply(respond)(self._notice("feedback_thanks", ref.language))
                 return

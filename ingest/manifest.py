@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ingest.translations import english_path
+
 
 class IndexedDocument(BaseModel):
     doc_id: str
@@ -37,6 +39,10 @@ class Manifest(BaseModel):
 
     def matches(self, location: str, collection: str) -> bool:
         return self.format == FORMAT and self.location == location and self.collection == collection
+
+    def originals(self) -> dict[str, IndexedDocument]:
+        """The documents, without their translations (what an official is told the knowledge base holds)."""
+        return {rel: doc for rel, doc in self.documents.items() if english_path(rel) == rel}
 
 
 def manifest_path(store_dir: Path) -> Path:

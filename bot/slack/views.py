@@ -51,8 +51,9 @@ def knowledge_summary(settings: Settings) -> KnowledgeSummary:
     if manifest is None or not manifest.documents:
         return KnowledgeSummary()
     runs = read_runs(settings.store_dir)
-    kinds = Counter(doc.doc_type for doc in manifest.documents.values() if doc.doc_type)
-    return KnowledgeSummary(documents=len(manifest.documents), updated=runs[-1].at.date() if runs else None,
+    documents = manifest.originals()
+    kinds = Counter(doc.doc_type for doc in documents.values() if doc.doc_type)
+    return KnowledgeSummary(documents=len(documents), updated=runs[-1].at.date() if runs else None,
                             doc_types=dict(kinds.most_common()))
 
 

@@ -152,7 +152,7 @@ class TeamsAgent:
 
     async def welcome_card(self, language: str) -> Card:
         manifest = await asyncio.to_thread(indexed_documents, self.settings)
-        documents = manifest.documents.values() if manifest else []
+        documents = manifest.originals().values() if manifest else []
         kinds = list(dict.fromkeys(d.doc_type for d in documents if d.doc_type))
         return build_welcome_card(card_labels(language), self.settings.teams_app_name, len(documents), kinds,
                                   question_text_stored=self.question_log.store_text,

@@ -118,7 +118,7 @@ def leaning_or_meta(advisor: Advisor, answer: Answer) -> list[str]:
     previous = ""
     for paragraph in answer.answer.split("\n\n"):
         previous = ""
-        for sentence in sentences(paragraph):
+        for sentence in sentences(paragraph, answer.language):
             body = MARKER.sub("", sentence.split(":**")[-1]).strip()
             if sentence.startswith("_") and not MARKER.search(sentence):
                 continue  # a label line, such as the note that sources are in English
@@ -205,7 +205,7 @@ def _english_shadow(answer: Answer, translated: dict) -> str:
     sentence order), so the key facts, written in English, are checked on what the answer says in any language."""
     by_number = {c.n: translated.get((c.source, c.section)) for c in answer.citations}
     out = []
-    for sentence in sentences(answer.answer):
+    for sentence in sentences(answer.answer, answer.language):
         for n in MARKER.findall(sentence):
             pair = by_number.get(int(n))
             if pair is None:

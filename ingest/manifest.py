@@ -12,18 +12,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ingest.models import IndexedFacts
 from ingest.translations import english_path
 
 
-class IndexedDocument(BaseModel):
-    doc_id: str
+class IndexedDocument(IndexedFacts):
     file_hash: str
-    title: str
     summary: str = ""
-    doc_type: str = ""
-    updated: str = ""
-    url: str = ""
-    chunks: int = 0
 
 
 # 2: written from the store itself (earlier manifests could disagree with it, so they are not trusted).

@@ -29,6 +29,18 @@ class SourceRef(BaseModel):
     section: str | None = None
 
 
+class IndexedFacts(BaseModel):
+    """What the store says of one version of one knowledge file (ingest/store.py reads it from the records, the
+    manifest keeps it per file)."""
+
+    doc_id: str
+    title: str = ""
+    doc_type: str = ""
+    updated: str = ""
+    url: str = ""
+    chunks: int = 0
+
+
 class ClaimSource(BaseModel):
     """The source behind one sentence (a footnote of the knowledge file), as answers show it."""
 

@@ -354,8 +354,7 @@ def _ids(inventory: Inventory) -> dict[str, str]:
 
 
 def _entry(version: StoredVersion, file_hash: str, summary: str) -> IndexedDocument:
-    return IndexedDocument(doc_id=version.doc_id, file_hash=file_hash, title=version.title, summary=summary,
-                           doc_type=version.doc_type, updated=version.updated, url=version.url, chunks=version.chunks)
+    return IndexedDocument(**version.model_dump(exclude={"complete"}), file_hash=file_hash, summary=summary)
 
 
 def _documents(inventory: Inventory, hashes: dict[str, str],

@@ -19,10 +19,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
-from pydantic import BaseModel
 
 from ingest.chunking import CHUNKING_VERSION
-from ingest.models import Chunk
+from ingest.models import Chunk, IndexedFacts
 
 COLLECTION_PREFIX = "kb-"
 POINTER = "advisor-pointer"
@@ -63,15 +62,9 @@ def _not_found(exc: Exception) -> bool:
     return type(exc).__name__ in {"NotFoundError", "InvalidCollectionException"} or isinstance(exc, ValueError)
 
 
-class StoredVersion(BaseModel):
+class StoredVersion(IndexedFacts):
     """One version (file hash) of one source file as the store holds it."""
 
-    doc_id: str
-    title: str = ""
-    doc_type: str = ""
-    updated: str = ""
-    url: str = ""
-    chunks: int = 0
     complete: bool = False  # its first record is in: written last, so the others are too
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from engine.index import KnowledgeIndex
 from engine.models import Passage
-from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
+from ingest.sentence_rules import enumeration_item, leans_on_previous, talks_about_knowledge_base
 from engine.text import tokens
 from ingest.chunking import WINDOW_STEP
 
@@ -105,13 +105,19 @@ def _from_section(passage: Passage, pi: int, weights: dict[str, float], numeric:
     usable = {s.position for s in scored if _usable(s.text, repeated) and not _restates(s.text, given or [])}
 
     def needs(s: Sentence) -> list[Sentence] | None:
-        """The sentence with those it leans on, or None when one of them cannot be shown."""
+        """The sentence with those it leans on (an enumeration's item with the items before it, back to the
+        first), or None when one of them cannot be shown."""
         chain = [s]
-        while leans_on_previous(chain[0].text):
+        item = enumeration_item(s.text)
+        pending = item is not None and item > 1
+        while leans_on_previous(chain[0].text) or pending:
             before = chain[0].position - 1
-            if before < 0 or before not in usable:
+            if before < 0:
+                break  # an enumeration without a first item: the section's opening heads it
+            if before not in usable:
                 return None
             chain.insert(0, scored[before])
+            pending = pending and enumeration_item(chain[0].text) != 1
         return chain
 
     first = min(usable, default=None)

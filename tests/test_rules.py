@@ -1,15 +1,18 @@
 """The rule modules, string in and string out: sentence splitting, the language of a question, whether a question
 continues the conversation or asks for contact details, and which knowledge-base sentences may stand in an
-answer."""
+answer, and how the composer keeps an enumeration whole."""
 
 from __future__ import annotations
 
 import pytest
 
+from engine import compose_extractive
 from engine.abstention import asks_for_contact_details
 from engine.conversation import is_follow_up
 from engine.language import detect_language
-from ingest.sentence_rules import leans_on_previous, talks_about_knowledge_base
+from engine.models import Passage
+from engine.text import tokens
+from ingest.sentence_rules import enumeration_item, leans_on_previous, talks_about_knowledge_base
 from ingest.sentences import split_sentences
 
 
@@ -69,9 +72,27 @@ def test_follow_up_markers(question, continues):
     ("There are three preconditions for collective impact.", False),
     ("The three preconditions are a champion, money and urgency.", False),  # an opening, not a back-reference
     ("In their account the three together give people a reason to join.", True),
+    ("A fourth is a foundation-led structure, as in Denmark.", True),
+    ("A city could ask local foundations to fund the early phase in the same way.", True),
+    ("The first Ottawa Gang Strategy was approved in May 2013.", False),
+    ("The final Action Plan of the Partnership was published in 2020.", False),
+    ("The third option is a foundation.", True),
 ])
 def test_sentences_that_lean_on_the_one_before(sentence, leans):
     assert leans_on_previous(sentence) is leans
+
+
+@pytest.mark.parametrize("sentence, place", [
+    ("First, an existing advisory body can act as the convenor.", 1),
+    ("A first option is a dedicated body inside local government.", 1),
+    ("Secondly, fund the backbone.", 2),
+    ("A third is a body at a higher level of government.", 3),
+    ("Finally, report results with their period and baseline.", 11),  # after any numbered item
+    ("Fifty people came to the summit.", None),
+    ("The backbone coordinates the partners.", None),
+])
+def test_items_of_an_enumeration(sentence, place):
+    assert enumeration_item(sentence) == place
 
 
 @pytest.mark.parametrize("sentence, editorial", [
@@ -103,3 +124,34 @@ def test_notes_about_the_knowledge_base_are_not_advice(sentence, editorial):
 ])
 def test_questions_for_contact_details(question, contact):
     assert asks_for_contact_details(question) is contact
+
+
+class _Idf:
+    """What the composer needs of the index: word weights (all equal here)."""
+
+    @staticmethod
+    def idf(token: str) -> float:
+        return 1.0
+
+
+def _section(*lines: str) -> Passage:
+    return Passage(id="s", text="\n".join(lines), doc_id="d", source="cases/x.md", title="X", section="Lessons",
+                   url="https://example.org", doc_type="case_study")
+
+
+def test_an_enumeration_item_comes_with_the_items_before_it():
+    # A long section, so the composer picks sentences rather than quoting it whole.
+    filler = [f"Filler sentence number {i} talks about something unrelated to the matter at hand today." for i in range(12)]
+    section = _section(
+        "The case offers several lessons for a European city.",
+        *filler,
+        "First, an advisory body can act as the convenor.",
+        "Second, private foundations paid for the strategy work.",
+        "A city could ask local foundations to fund the early phase in the same way.",
+        "Third, a shared vision joins youth success with public safety and brings levels of government together.",
+    )
+    chosen = compose_extractive.select(_Idf(), "how to bring levels of government together", [section], [1.0],
+                                       tokens("how to bring levels of government together"))
+    said = [s.text for s in chosen.direct]
+    assert said[0] == "The case offers several lessons for a European city."
+    assert said[-4:] == section.text.split("\n")[-4:]  # "Third" with everything back to "First"

@@ -366,21 +366,28 @@ def privacy_forget(user: str, yes: bool) -> None:
 @click.option("--show-failures", is_flag=True, help="List questions whose abstention was wrong.")
 @click.option("--fit-abstention", is_flag=True,
               help="Fit the abstention model on the tuning half and print its constants (engine/abstention.py).")
-def evaluate(devset: str | None, split: str, as_json: bool, show_failures: bool, fit_abstention: bool) -> None:
+@click.option("--fit-approved", is_flag=True,
+              help="Choose on the tuning half how closely a question must match an approved answer (engine/approved.py).")
+def evaluate(devset: str | None, split: str, as_json: bool, show_failures: bool, fit_abstention: bool,
+             fit_approved: bool) -> None:
     """Measure retrieval, answers, abstention and latency on the development set."""
-    from engine.evaluation import evaluate as run_eval
-    from engine.evaluation import fit_abstention as fit
-    from engine.evaluation import load_devset, report_json
+    from engine import evaluation
 
     from advisor.settings import PROJECT_DIR
 
     path = Path(devset) if devset else PROJECT_DIR / "eval" / "devset.jsonl"
+    paraphrases = path.with_name("approved.jsonl")
     if fit_abstention:
-        click.echo(json.dumps(fit(_load_advisor(), load_devset(path, "tune")), indent=2))
+        click.echo(json.dumps(evaluation.fit_abstention(_load_advisor(), evaluation.load_devset(path, "tune")), indent=2))
         return
-    report = run_eval(_load_advisor(), load_devset(path, split), split)
+    if fit_approved:
+        click.echo(json.dumps(evaluation.fit_approved(_load_advisor(), evaluation.load_devset(path, "tune"),
+                                                      evaluation.load_paraphrases(paraphrases, "tune")), indent=2))
+        return
+    report = evaluation.evaluate(_load_advisor(), evaluation.load_devset(path, split), split,
+                                 evaluation.load_paraphrases(paraphrases, split))
     if as_json:
-        click.echo(report_json(report))
+        click.echo(evaluation.report_json(report))
         return
     table = Table(title=f"Section retrieval, {split} split of {report.questions} questions (those in scope)")
     for column in ("retriever", "hit@1", "hit@5", "MRR", "hit@5 other languages"):
@@ -409,6 +416,13 @@ def evaluate(devset: str | None, split: str, as_json: bool, show_failures: bool,
     if show_failures:
         for failure in report.failures:
             console.print(failure, markup=False)
+    if report.approved is not None:
+        a = report.approved
+        console.print(f"Approved answers ({a.answers}, floor {a.floor:g}, margin {a.margin:g}): "
+                      f"{len(a.false_matches)} false matches among {a.questions} questions"
+                      f"{' (' + ', '.join(a.false_matches) + ')' if a.false_matches else ''}; "
+                      f"{a.labelled_matched} of {a.labelled} questions that may get one got it; "
+                      f"{a.paraphrases_matched} of {a.paraphrases} paraphrases got the one they ask for.")
 
 
 @main.group(invoke_without_command=True)

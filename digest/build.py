@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,12 @@ from engine.question_log import LoggedEscalation, LoggedFeedback, LoggedQuestion
 from engine.text import sentences
 from ingest.translations import english_path
 
-MAX_THEMES = 5
+# An officials' digest is read in a minute (at most about 20 lines): the three topics asked about most, up to five
+# changed documents named (more, as in the first digest after installation or a bulk update, and the knowledge
+# base is summarised by kind instead), up to three new approved answers.
+MAX_THEMES = 3
+MAX_NEW_DOCUMENTS = 5
+MAX_APPROVED = 3
 MAX_GAPS = 5
 MAX_EXAMPLES = 3
 # Two questions belong to one gap when their embeddings are at least this close (cosine of the bundled
@@ -38,11 +43,17 @@ class KnowledgeView(Protocol):
 
     def titles(self, language: str = "en") -> dict[str, str]: ...
 
+    def doc_types(self) -> dict[str, str]: ...
+
     def passages_of_type(self, doc_type: str) -> list[Passage]: ...
+
+    def in_language(self, passage: Passage, language: str) -> Passage: ...
 
     def similarity(self, texts: list[str]): ...
 
     def stale_translations(self) -> list[str]: ...
+
+    def expired_approved_answers(self) -> list[str]: ...
 
 
 def period_ending(now: dt.datetime, timezone: str) -> Period:
@@ -56,15 +67,27 @@ def officials_digest(log: QuestionLog, knowledge: KnowledgeView, period: Period,
                      show_questions: bool = False) -> OfficialsDigest:
     questions = log.questions(period.start, period.end)
     titles = knowledge.titles(language)
+    kinds = knowledge.doc_types()
     answered = [q for q in questions if not q.abstained]
     examples = [q.question for q in answered if q.question] if show_questions else []
+    # Titles as the knowledge base now has them in the channel's language, where a translation exists.
+    changed = [d.model_copy(update={"title": titles.get(d.source, d.title)}) for d in new_documents(log, period, language)]
+    approved = [d for d in changed if kinds.get(d.source) == "approved_answer" and d.kind != "removed"]
+    documents = [d for d in changed if kinds.get(d.source) != "approved_answer" and d not in approved]
+    holdings: dict[str, int] = {}
+    if len(documents) > MAX_NEW_DOCUMENTS:
+        holdings = dict(Counter(kind for kind in kinds.values() if kind != "approved_answer").most_common())
+        documents = []
     return OfficialsDigest(
         period=period, language=language,
-        new_documents=new_documents(log, period, language),
+        new_documents=documents,
+        holdings=holdings,
+        approved_answers=approved[:MAX_APPROVED],
         themes=themes(answered, titles),
         questions_answered=len(answered),
         example_questions=list(dict.fromkeys(examples))[:MAX_EXAMPLES],
-        practice=practice_point(knowledge.passages_of_type("guidance"), period),
+        practice=practice_point(knowledge.passages_of_type("guidance"), period,
+                                lambda passage: knowledge.in_language(passage, language)),
     )
 
 
@@ -93,9 +116,11 @@ def themes(answered: Sequence[LoggedQuestion], titles: dict[str, str]) -> list[T
     return [Theme(title=titles.get(source, source), source=source, count=n) for source, n in ranked[:MAX_THEMES]]
 
 
-def practice_point(guidance: Sequence[Passage], period: Period) -> PracticePoint | None:
-    """One practice per week, rotating through the sections of the guidance documents. The first section of each
-    document introduces it (scope and caveats), so it is not a practice."""
+def practice_point(guidance: Sequence[Passage], period: Period,
+                   translate: Callable[[Passage], Passage] = lambda passage: passage) -> PracticePoint | None:
+    """One practice per week, rotating through the sections of the guidance documents (in English, so every
+    channel gets the same one), shown as `translate` gives it. The first section of each document introduces it
+    (scope and caveats), so it is not a practice."""
     sections: dict[tuple[str, str], Passage] = {}
     for passage in guidance:
         sections.setdefault((passage.source, passage.section), passage)
@@ -104,7 +129,7 @@ def practice_point(guidance: Sequence[Passage], period: Period) -> PracticePoint
     if not practices:
         return None
     week_number = int(period.week.split("-W")[1]) + 53 * int(period.week[:4])
-    chosen = practices[week_number % len(practices)]
+    chosen = translate(practices[week_number % len(practices)])
     if chosen.claims:  # sourced sentence by sentence: the two sentences shown, with their own sources
         shown = chosen.text.split("\n")[:2]
         cited = [s for claim in chosen.claims[: len(shown)] for s in claim.sources]
@@ -130,7 +155,8 @@ def gaps_report(log: QuestionLog, knowledge: KnowledgeView, period: Period, lang
     comments = [scrub(f.comment) for f in unhelpful if f.comment] if log.store_text else []
     return GapsReport(period=period, language=language, questions_asked=len(asked),
                       gaps=gaps(items, unhelpful, escalated, knowledge), comments=comments[:MAX_EXAMPLES * 2],
-                      stale_translations=knowledge.stale_translations())
+                      stale_translations=knowledge.stale_translations(),
+                      expired_approved_answers=knowledge.expired_approved_answers())
 
 
 def gaps(items: Sequence[LoggedQuestion], unhelpful: Sequence[LoggedFeedback],

@@ -54,10 +54,14 @@ class OfficialsDigest(BaseModel):
     questions_answered: int
     example_questions: list[str]
     practice: PracticePoint | None
+    # When too many documents changed to name them (the first digest after installation): documents by type.
+    holdings: dict[str, int] = {}
+    approved_answers: list[NewDocument] = []  # approved answers the consultants added or updated
 
     @property
     def empty(self) -> bool:
-        return not (self.new_documents or self.themes or self.questions_answered)
+        return not (self.new_documents or self.holdings or self.approved_answers or self.themes
+                    or self.questions_answered)
 
 
 class Gap(BaseModel):
@@ -79,10 +83,11 @@ class GapsReport(BaseModel):
     gaps: list[Gap]
     comments: list[str]
     stale_translations: list[str] = []  # "file — section": translations of English text that has changed since
+    expired_approved_answers: list[str] = []  # "file (review by DATE)": no longer served until reviewed
 
     @property
     def empty(self) -> bool:
-        return not self.gaps and not self.stale_translations
+        return not self.gaps and not self.stale_translations and not self.expired_approved_answers
 
 
 Digest = OfficialsDigest | GapsReport

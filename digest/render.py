@@ -43,9 +43,16 @@ def _officials(digest: OfficialsDigest, label: dict) -> Outline:
     if digest.empty and digest.practice is None:
         return Outline(title, [Section("", [label["nothing"]])], label["how_to_ask"])
     sections = []
+    if digest.holdings:
+        kinds = labels(digest.language)["doc_types"]
+        held = ", ".join(f"{kinds.get(kind, kind)} ({n})" for kind, n in digest.holdings.items())
+        sections.append(Section(label["knowledge_base"], [
+            label["holds"].format(count=sum(digest.holdings.values()), kinds=held)]))
     if digest.new_documents:
         sections.append(Section(label["new_documents"], [
-            f"**{label['kinds'][d.kind]}:** [{d.title}]({d.url}): {d.summary}" for d in digest.new_documents]))
+            f"**{label['kinds'][d.kind]}:** [{d.title}]({d.url})" for d in digest.new_documents]))
+    if digest.approved_answers:
+        sections.append(Section(label["approved_answers"], [f"“{d.title}”" for d in digest.approved_answers]))
     if digest.questions_answered:
         lines = [label["answered"].format(count=digest.questions_answered)]
         lines += [label["theme_line"].format(title=t.title, count=t.count) for t in digest.themes]
@@ -77,6 +84,8 @@ def _consultants(report: GapsReport, label: dict) -> Outline:
         sections.append(Section(label["comments"], [f"“{c}”" for c in report.comments]))
     if report.stale_translations:
         sections.append(Section(label["stale_translations"], report.stale_translations))
+    if report.expired_approved_answers:
+        sections.append(Section(label["expired_approved_answers"], report.expired_approved_answers))
     return Outline(title, sections)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from advisor.settings import Settings
 from engine import abstention, compose_extractive
+from engine.approved import Match
 from engine.citations import Numbering, attach
 from engine.conversation import is_follow_up
 from engine.glossary import asks_about_terms
@@ -17,7 +18,7 @@ from engine.instructions import strip_instructions
 from engine.index import KnowledgeIndex
 from engine.language import detect_language
 from engine.messages import labels
-from engine.models import Answer, Citation, Filters, Passage, RetrievedPassage, Timings, Turn
+from engine.models import Answer, ApprovedAnswerRef, Citation, Filters, Passage, RetrievedPassage, Timings, Turn
 from engine.retrieval import Mode, Query, Retrieval, retrieve
 from engine.text import sentences, tokens
 from ingest.embedding import Embedder
@@ -76,8 +77,8 @@ class Advisor:
                 vector = vector / np.linalg.norm(vector)
         return retrieve(self.index, query, vector, top_k, filters, mode)
 
-    def understand(self, question: str, history: list[Turn], top_k: int,
-                   filters: Filters | None = None) -> tuple[Query, Retrieval, float]:
+    def understand(self, question: str, history: list[Turn], top_k: int, filters: Filters | None = None,
+                   embedded: dict[str, np.ndarray] | None = None) -> tuple[Query, Retrieval, float]:
         """The query, what it found and the evidence that the knowledge base answers it. In a conversation, a
         question marked as continuing it ("and who paid?") is searched with the earlier question; any other is
         searched alone first, and with the earlier question only when alone it finds too little ("when was the
@@ -87,7 +88,7 @@ class Advisor:
             together = self.make_query(question, history)
             candidates = [together] if is_follow_up(candidates[0].alone) else [candidates[0], together]
         best: tuple[Query, Retrieval, float] | None = None
-        embedded: dict[str, np.ndarray] = {}
+        embedded = {} if embedded is None else embedded
         for query in candidates:
             found = self.search(query, top_k, filters, embedded=embedded)
             evidence = self.evidence(query, found) if tokens(query.alone) else 0.0
@@ -113,16 +114,37 @@ class Advisor:
         return sorted(found, key=lambda p: (p.source, p.chunk_index))
 
     def titles(self, language: str = "en") -> dict[str, str]:
-        """Title of each indexed document by its source path, in `language` where it is translated."""
+        """Title of each indexed document (approved answers included) by its source path, in `language` where it
+        is translated."""
         self.index.refresh_if_changed()
         translated = self.index.titles_in.get(language, {})
-        return {p.source: translated.get(p.title, p.title) for p in self.index.passages.values()}
+        titles = {p.source: translated.get(p.title, p.title) for p in self.index.passages.values()}
+        for answer in self.index.approved.answers.values():
+            own = answer.translations.get(language)
+            titles[answer.passage.source] = own.passage.title if own else answer.passage.title
+        return titles
+
+    def doc_types(self) -> dict[str, str]:
+        """The type of each indexed document (approved answers included) by its source path."""
+        self.index.refresh_if_changed()
+        types = {p.source: p.doc_type for p in self.index.passages.values()}
+        return types | {a.passage.source: a.passage.doc_type for a in self.index.approved.answers.values()}
+
+    def in_language(self, passage: Passage, language: str) -> Passage:
+        """A section in `language` where the knowledge base has it translated sentence for sentence, else as is."""
+        return self._in_language([passage], language)[0][0]
 
     def stale_translations(self) -> list[str]:
         """Translated sections whose English text changed after they were translated: "file — section"."""
         self.index.refresh_if_changed()
         return sorted(f"{t.passage.source} — {t.passage.section}" for languages in self.index.translations.values()
                       for t in languages.values() if not t.current)
+
+    def expired_approved_answers(self) -> list[str]:
+        """Approved answers past their review date, no longer served: "file (review by DATE)"."""
+        self.index.refresh_if_changed()
+        return [f"{a.passage.source} (review by {a.approval.review_by.isoformat()})"
+                for a in self.index.approved.expired()]
 
     def similarity(self, texts: list[str]):
         """Cosine similarities between short texts (the embeddings are normalised): grouping questions by topic."""
@@ -132,22 +154,46 @@ class Advisor:
 
     # -- answering ----------------------------------------------------------------------------------------------
 
+    def approved_match(self, question: str, embedded: dict[str, np.ndarray] | None = None) -> Match | None:
+        """The approved answer (engine/approved.py) a question asks for, if any. `question`: what is asked now,
+        without earlier turns or instruction clauses."""
+        if not len(self.index.approved) or not tokens(question):
+            return None
+        embedded = {} if embedded is None else embedded
+        if question not in embedded:
+            embedded[question] = self.embedder.embed_query(question)
+        vector = embedded[question]
+        return self.index.approved.match(vector / np.linalg.norm(vector))
+
     def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None,
-            top_k: int | None = None, id: str | None = None) -> Answer:
+            top_k: int | None = None, id: str | None = None, approved: bool = True) -> Answer:
+        """An answer to the question. `approved`: serve an approved answer the question matches (the
+        evaluation of the engine itself turns this off)."""
         started = time.perf_counter()
         question = " ".join(question.split())[: self.settings.max_question_chars]
         if not question:
             raise QuestionError("The question is empty.")
         self.index.refresh_if_changed()
-        query, found, evidence = self.understand(question, history or [], top_k or self.settings.top_k, filters)
+        embedded: dict[str, np.ndarray] = {}
+        query, found, evidence = self.understand(question, history or [], top_k or self.settings.top_k, filters,
+                                                 embedded)
         asked = query.alone
+        # A filtered question asks for one kind of document; an approved answer is none of them.
+        filtered = filters is not None and filters.chroma_where() is not None
+        match = self.approved_match(query.asked, embedded) if approved and not filtered else None
         retrieved_ms = (time.perf_counter() - started) * 1000
         retrieved = [
             RetrievedPassage(source=p.source, title=p.title, section=p.section, page=p.page, score=s)
             for p, s in zip(found.passages, found.scores)
         ]
         composer = "extractive"
-        if evidence < self.threshold:
+        reference = None
+        if match is not None:
+            text, citations, abstained, composer = *self._approved(match, query.language), False, "approved"
+            approval = match.answer.approval
+            reference = ApprovedAnswerRef(source=match.answer.passage.source, approved_by=approval.approved_by,
+                                          approved_on=approval.approved_on.isoformat())
+        elif evidence < self.threshold:
             text, citations, abstained = self._abstention(query.language), [], True
         else:
             abstained = False
@@ -163,7 +209,7 @@ class Advisor:
         total_ms = (time.perf_counter() - started) * 1000
         return Answer(
             id=id, question=question, language=query.language, answer=text, abstained=abstained,
-            citations=citations, retrieved=retrieved, composer=composer, evidence=evidence,
+            citations=citations, retrieved=retrieved, composer=composer, evidence=evidence, approved_answer=reference,
             timings_ms=Timings(retrieve=round(retrieved_ms, 1), compose=round(total_ms - retrieved_ms, 1),
                                total=round(total_ms, 1)),
         )
@@ -191,14 +237,29 @@ class Advisor:
                                (label["see_also"], chosen.related)):
             if extra is not None:
                 paragraphs.append(f"**{heading}:** {cited(extra)}")
-        if query.language != "en" and chosen.direct:
+        if chosen.direct:
             quoted = {c.passage for c in (*chosen.direct, chosen.guidance, chosen.example, chosen.related) if c}
-            notes = [label["english_sources"]]
-            if quoted & untranslated:  # Spanish and Italian answers are English, and say so
-                notes.append(label["not_translated"])
-            if quoted & outdated:
-                notes.append(label["maybe_outdated"])
-            paragraphs.append(f"_{' '.join(notes)}_")
+            paragraphs.append(_language_notes(query.language, quoted, untranslated, outdated))
+        return "\n\n".join(p for p in paragraphs if p), numbering.citations
+
+    def _approved(self, match: Match, language: str) -> tuple[str, list[Citation]]:
+        """An approved answer, whole and marked as approved, in the asker's language where it is translated,
+        then the knowledge base sections it is built on."""
+        answer = match.answer
+        sections = [self.index.passages[cid] for cid in answer.sections if cid in self.index.passages]
+        shown, untranslated, outdated = self._in_language([answer.passage, *sections], language)
+        numbering = Numbering(shown, [round(match.similarity, 4)] * len(shown))
+        label = labels(language)
+        lines = shown[0].text.split("\n")
+        paragraphs = [f"_{label['approved'].format(date=answer.approval.approved_on.isoformat())}_",
+                      " ".join(attach(line, [numbering.of(0, i)]) for i, line in enumerate(lines))]
+        if sections:
+            # The sections are pointed to, not quoted: their headings, each cited with the sources of its first
+            # sentence that names one (an opening may be our own reading, which names none).
+            named = "; ".join(f"{p.section.split(' > ')[-1]} [{numbering.of(i, _first_sourced(p))}]"
+                              for i, p in enumerate(shown[1:], 1))
+            paragraphs.append(f"**{label['see_also']}:** {named}")
+        paragraphs.append(_language_notes(language, {0}, untranslated, outdated))
         return "\n\n".join(p for p in paragraphs if p), numbering.citations
 
     def _in_language(self, passages: list[Passage], language: str) -> tuple[list[Passage], set[int], set[int]]:
@@ -228,3 +289,22 @@ class Advisor:
             name = label["doc_types"].get(doc_type, doc_type)
             lines.append(f"- {name}: " + "; ".join(titles))
         return "\n".join(lines)
+
+
+def _first_sourced(passage: Passage) -> int:
+    return next((i for i, claim in enumerate(passage.claims) if claim.sources), 0)
+
+
+def _language_notes(language: str, quoted: set[int], untranslated: set[int], outdated: set[int]) -> str:
+    """The italic line under an answer in another language: the sources are in English, and, where it applies,
+    part of the answer is quoted in English (Spanish and Italian answers are) or from a translation that may be
+    out of date. Empty for English. `quoted`: indexes of the sections the answer quotes."""
+    if language == "en":
+        return ""
+    label = labels(language)
+    notes = [label["english_sources"]]
+    if quoted & untranslated:
+        notes.append(label["not_translated"])
+    if quoted & outdated:
+        notes.append(label["maybe_outdated"])
+    return f"_{' '.join(notes)}_"

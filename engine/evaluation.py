@@ -5,7 +5,10 @@ half: constants are tuned on the first (`--split tune`), figures are reported on
 One run measures, for the same questions: section hit@1, hit@5 and MRR for the hybrid retriever and each single
 retriever; how often the answer cites a gold section; key-fact coverage; abstention precision, recall (near
 misses apart) and false abstention; answers with a sentence that leans on one not shown or talks about the
-knowledge base; answer length; latency.
+knowledge base; answer length; latency. These measure the engine itself, so approved answers are not served in
+them; they are measured apart: how many questions get an approved answer they should not (a development-set
+question gets one only when its `approved` field names it), and how many paraphrases (`eval/approved.jsonl`)
+get the one they ask for.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from engine import abstention
+from engine import approved as approved_answers
 from engine.advisor import Advisor
 from engine.citations import MARKER
 from engine.compose_extractive import sentence_key
@@ -46,10 +50,32 @@ class DevItem(BaseModel):
     gold: list[GoldSection] = Field(default_factory=list)
     key_facts: list[str] = Field(default_factory=list)
     should_abstain: bool = False
+    approved: str | None = None  # the approved answer (its file) the question may be given, if any
 
     @property
     def turns(self) -> list[Turn]:
         return [Turn(question=h) for h in self.history]
+
+
+class Paraphrase(BaseModel):
+    """A question worded differently from every phrasing of the approved answer it asks for."""
+
+    split: Literal["tune", "test"]
+    language: str
+    question: str
+    approved: str
+
+
+class ApprovedScores(BaseModel):
+    answers: int  # approved answers served
+    questions: int  # development-set questions looked at
+    false_matches: list[str]  # ids of questions given an approved answer their `approved` field does not name
+    labelled: int  # questions an approved answer may be given
+    labelled_matched: int
+    paraphrases: int
+    paraphrases_matched: int  # given the approved answer they ask for
+    floor: float
+    margin: float
 
 
 class RetrievalScores(BaseModel):
@@ -77,11 +103,19 @@ class Report(BaseModel):
     latency_p50_ms: float
     latency_p95_ms: float
     threshold: float
+    approved: ApprovedScores | None = None
     failures: list[dict] = Field(default_factory=list)
 
 
 def load_devset(path: Path, split: Split = "all") -> list[DevItem]:
     items = [DevItem.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [i for i in items if split == "all" or i.split == split]
+
+
+def load_paraphrases(path: Path, split: Split = "all") -> list[Paraphrase]:
+    if not path.exists():
+        return []
+    items = [Paraphrase.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [i for i in items if split == "all" or i.split == split]
 
 
@@ -137,7 +171,8 @@ def leaning_or_meta(advisor: Advisor, answer: Answer) -> list[str]:
     return bad
 
 
-def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Report:
+def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all",
+             paraphrases: list[Paraphrase] | None = None) -> Report:
     in_scope = [i for i in items if not i.should_abstain and i.gold]
     retrieval = {mode: _retrieval(advisor, in_scope, mode) for mode in ("hybrid", "dense", "lexical")}
     # The cross-language method, measured: the same hybrid retrieval without the glossary's English terms.
@@ -151,7 +186,7 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
     english_of = {key: (english.source, english.section) for key, (_, english) in translated.items()}
     failures = []
     for item in items:
-        answer = advisor.ask(item.question, history=item.turns)
+        answer = advisor.ask(item.question, history=item.turns, approved=False)
         latencies.append(answer.timings_ms.total)
         if item.should_abstain:
             true_abstain += answer.abstained
@@ -196,6 +231,7 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all") -> Repo
         latency_p50_ms=round(statistics.median(latencies), 1),
         latency_p95_ms=round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1),
         threshold=advisor.threshold,
+        approved=approved_scores(advisor, items, paraphrases or []) if len(advisor.index.approved) else None,
         failures=failures,
     )
 
@@ -257,6 +293,65 @@ def fit_abstention(advisor: Advisor, items: list[DevItem]) -> dict:
             "out_of_fold_abstention_recall": round(float((unseen[y == 0] < threshold).mean()), 3),
             "out_of_fold_false_abstention": round(float((unseen[y == 1] < threshold).mean()), 3),
             "tuning_questions": len(items)}
+
+
+Closest = tuple[str, float, float] | None  # (approved answer's file, similarity, margin) of a question
+
+
+def _closest(advisor: Advisor, question: str) -> Closest:
+    """The approved answer closest to a question as the engine would weigh it (engine/approved.py)."""
+    import datetime as dt
+
+    import numpy as np
+
+    asked = advisor.make_query(question).asked
+    if not asked:
+        return None
+    vector = advisor.embedder.embed_query(asked)
+    match = advisor.index.approved.closest(vector / np.linalg.norm(vector), dt.date.today())
+    return None if match is None else (match.answer.passage.source, match.similarity, match.margin)
+
+
+def _given(closest: Closest, floor: float, margin: float) -> str | None:
+    return closest[0] if closest is not None and closest[1] >= floor and closest[2] >= margin else None
+
+
+def approved_scores(advisor: Advisor, items: list[DevItem], paraphrases: list[Paraphrase],
+                    floor: float = approved_answers.FLOOR, margin: float = approved_answers.MARGIN) -> ApprovedScores:
+    near = [(item, _closest(advisor, item.question)) for item in items]
+    asked = [(p, _closest(advisor, p.question)) for p in paraphrases]
+    return _approved_scores(len(advisor.index.approved), near, asked, floor, margin)
+
+
+def _approved_scores(answers: int, near: list[tuple[DevItem, Closest]], asked: list[tuple[Paraphrase, Closest]],
+                     floor: float, margin: float) -> ApprovedScores:
+    given = [(item, _given(c, floor, margin)) for item, c in near]
+    return ApprovedScores(
+        answers=answers, questions=len(near),
+        false_matches=[item.id for item, source in given if source is not None and source != item.approved],
+        labelled=sum(item.approved is not None for item, _ in near),
+        labelled_matched=sum(item.approved is not None and source == item.approved for item, source in given),
+        paraphrases=len(asked), paraphrases_matched=sum(_given(c, floor, margin) == p.approved for p, c in asked),
+        floor=floor, margin=margin)
+
+
+def fit_approved(advisor: Advisor, items: list[DevItem], paraphrases: list[Paraphrase]) -> dict:
+    """The floor and margin of engine/approved.py, from the tuning half: for each floor, the smallest margin that
+    gives no question an approved answer it should not get; then the floor whose margin serves the most of the
+    questions that should get one (development-set questions labelled so, and paraphrases), the highest of equals."""
+    near = [(item, _closest(advisor, item.question)) for item in items]
+    asked = [(p, _closest(advisor, p.question)) for p in paraphrases]
+    best: tuple[int, float, float] | None = None
+    for floor in [round(0.80 + 0.005 * i, 3) for i in range(31)]:
+        wrong = [c[2] for item, c in near if c is not None and c[1] >= floor and c[0] != item.approved]
+        margin = round(max(wrong) + 0.001, 3) if wrong else 0.0
+        scores = _approved_scores(len(advisor.index.approved), near, asked, floor, margin)
+        served = scores.labelled_matched + scores.paraphrases_matched
+        if best is None or served >= best[0]:
+            best = (served, floor, margin)
+    assert best is not None
+    scores = _approved_scores(len(advisor.index.approved), near, asked, best[1], best[2])
+    return {"floor": best[1], "margin": best[2], **scores.model_dump(exclude={"floor", "margin"})}
 
 
 def report_json(report: Report) -> str:

@@ -19,10 +19,12 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 from threadpoolctl import threadpool_limits
 
+from engine.approved import ApprovedAnswer, ApprovedAnswers
 from engine.glossary import Glossary, is_translation_table, parse_rows
 from engine.models import Claim, Filters, Passage
 from engine.text import tokens
 from ingest.manifest import manifest_path
+from ingest.models import Approval
 from ingest.store import KnowledgeStore, StoreError
 
 KINDS = ("section", "window", "question", "translation")
@@ -83,7 +85,10 @@ class KnowledgeIndex:
             raise StoreError("The knowledge base is empty. Add files to the knowledge folder and run `advisor ingest`.")
         order = sorted(range(len(rows)), key=lambda i: (rows[i][2]["source"], rows[i][2]["chunk_index"]))
         rows = [rows[i] for i in order]
-        sections = [r for r in rows if r[2]["kind"] == "section"]
+        # Approved answers are served whole when a question matches one of their phrasings (engine/approved.py),
+        # never quoted as a section among others: they stay out of retrieval.
+        approved = {cid: m for cid, _, m in rows if m["kind"] == "section" and m.get("approval")}
+        sections = [r for r in rows if r[2]["kind"] == "section" and r[0] not in approved]
         self.ids = [cid for cid, _, _ in sections]
         self.meta = {cid: m for cid, _, m in sections}
         self.section_of = {cid: m["section_id"] for cid, _, m in rows}
@@ -92,7 +97,8 @@ class KnowledgeIndex:
             if m["kind"] == "question":
                 questions.setdefault(m["section_id"], []).append(text)
         self.passages = {cid: _passage(cid, text, m) for cid, text, m in sections}
-        self.translations = self._translations(rows)
+        every = self._translations(rows, {**self.meta, **approved})
+        self.translations = {cid: t for cid, t in every.items() if cid not in approved}
         # A section's words in every language it is translated into, each stemmed in its language, so a Dutch
         # question also meets the Dutch words: on the tuning half, section hit@1 for questions in Dutch, French and
         # German went from 0.63 to 0.70 (English questions 0.76 to 0.77, all 0.729 to 0.744).
@@ -114,15 +120,36 @@ class KnowledgeIndex:
         for unit in np.flatnonzero((self._unit_kind == KINDS.index("window")) & (self._unit_section >= 0)):
             windows.setdefault(int(self._unit_section[unit]), []).append(int(unit))
         self._section_windows = windows  # rows are in reading order, so each list is too
+        self.approved = self._approved(rows, approved, every)
         self.documents = sorted({(m["doc_type"], m["title"]) for m in self.meta.values()})
         # Document titles in each translated language, by English title (help texts list what the base holds).
         self.titles_in: dict[str, dict[str, str]] = {}
         for cid, languages in self.translations.items():
+            if cid not in self.meta:
+                continue  # an approved answer, not a document of the knowledge base's list
             for language, translated in languages.items():
                 self.titles_in.setdefault(language, {})[self.meta[cid]["title"]] = translated.passage.title
         self._loaded_stamp = self._stamp()
 
-    def _translations(self, rows) -> dict[str, dict[str, Translation]]:
+    def _approved(self, rows, approved: dict[str, dict], translations) -> ApprovedAnswers:
+        """The approved answers, their phrasings' vectors and the sections' listed questions they compete with."""
+        by_anchor = {f"{m['source']}#{m['anchor']}": cid for cid, m in self.meta.items() if m.get("anchor")}
+        answers = {}
+        for cid, text, m in rows:
+            if cid in approved:
+                approval = Approval.model_validate_json(m["approval"])
+                answers[cid] = ApprovedAnswer(
+                    passage=_passage(cid, text, m), approval=approval, translations=translations.get(cid, {}),
+                    sections=tuple(by_anchor[ref] for ref in approval.sections if ref in by_anchor))
+        phrasings, questions = [], []
+        for (cid, _, m), vector in zip(rows, self._vectors):
+            if m["kind"] == "question":
+                owner = self.section_of[cid]
+                (phrasings if owner in approved else questions).append((owner, vector))
+        return ApprovedAnswers(answers, phrasings, questions)
+
+    @staticmethod
+    def _translations(rows, meta: dict[str, dict]) -> dict[str, dict[str, Translation]]:
         """Each English section's translations by language, and whether each still translates the current text."""
         english = {f"{m['source']}#{m['anchor']}": cid for cid, _, m in rows if m["kind"] == "section" and m.get("anchor")}
         out: dict[str, dict[str, Translation]] = {}
@@ -130,13 +157,15 @@ class KnowledgeIndex:
             target = english.get(m.get("translates") or "")
             if m["kind"] != "translation" or target is None:
                 continue
-            current = m.get("translated_from") == self.meta[target].get("version")
+            current = m.get("translated_from") == meta[target].get("version")
             out.setdefault(target, {})[m["language"]] = Translation(passage=_passage(cid, text, m), current=current)
         return out
 
     def translation(self, section_id: str, language: str) -> Translation | None:
-        """A section in another language, when the knowledge base has it (ingest/translations.py)."""
-        return self.translations.get(section_id, {}).get(language)
+        """A section (or approved answer) in another language, when the knowledge base has it
+        (ingest/translations.py)."""
+        approved = self.approved.answers.get(section_id)
+        return (approved.translations if approved else self.translations.get(section_id, {})).get(language)
 
     def refresh_if_changed(self) -> bool:
         """Reload after an ingest (the manifest changes with every write); cheap when nothing changed."""

@@ -108,6 +108,14 @@ class Timings(BaseModel):
     total: float
 
 
+class ApprovedAnswerRef(BaseModel):
+    """The approved answer an answer is (knowledge/answers/*.md): who stands behind it, since when."""
+
+    source: str
+    approved_by: str
+    approved_on: str  # YYYY-MM-DD
+
+
 class Answer(BaseModel):
     id: str | None = None
     question: str
@@ -117,5 +125,6 @@ class Answer(BaseModel):
     citations: list[Citation]
     retrieved: list[RetrievedPassage]
     timings_ms: Timings
-    composer: str = "extractive"
+    composer: str = "extractive"  # extractive, llm, extractive-fallback, approved
     evidence: float = 0.0
+    approved_answer: ApprovedAnswerRef | None = None

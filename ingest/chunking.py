@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from ingest.footnotes import READING, references
-from ingest.models import Block, Chunk, ClaimSource, LoadedDocument, UnitKind
+from ingest.models import Approval, Block, Chunk, ClaimSource, FrontMatter, LoadedDocument, UnitKind
 from ingest.sentences import split_sentences
 from ingest.translations import section_hash
 
@@ -63,6 +63,13 @@ def _claims(keys: list[list[str]], footnotes: dict[str, ClaimSource]) -> str | N
                        for ks in keys], ensure_ascii=False)
 
 
+def _approval(meta: FrontMatter) -> str | None:
+    if meta.doc_type != "approved_answer":
+        return None
+    return Approval(approved_by=meta.approved_by, approved_on=meta.approved_on, review_by=meta.review_by,
+                    sections=meta.sections).model_dump_json()
+
+
 def chunk_document(doc: LoadedDocument) -> list[Chunk]:
     meta = doc.meta
     default_url = str(meta.sources[0].url)
@@ -106,6 +113,7 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
                     version=section_hash(block) if kind == "section" else None,
                     translates=f"{doc.translates}#{block.anchor}" if translation else None,
                     translated_from=block.translated_from if translation else None,
+                    approval=_approval(meta) if kind == "section" and not translation else None,
                 )
             )
     return chunks

@@ -192,11 +192,25 @@ def _load(path: Path, knowledge_dir: Path, rel: str) -> LoadedDocument:
         return _load_translation(path, knowledge_dir, rel, found)
     if suffix == ".md":
         meta, blocks, footnotes, findings = _load_markdown(path, rel, found)
+        if meta.doc_type == "approved_answer":
+            blocks = [_approved_block(meta, blocks, rel)]
     else:
         meta = _load_sidecar(path, rel, knowledge_dir, found)
         blocks = _pdf_blocks(path, rel, found) if suffix == ".pdf" else _docx_blocks(path, rel, found)
     return LoadedDocument(path=rel, file_hash=file_hash(path), meta=meta, blocks=blocks, warnings=found,
                           footnotes=footnotes, findings=findings)
+
+
+def _approved_block(meta: FrontMatter, blocks: list[Block], rel: str) -> Block:
+    """An approved answer is served whole, so it is one section; the phrasings of its question find it."""
+    written = [b for b in blocks if b.text.strip()]
+    if len(written) > 1:
+        raise KnowledgeFileError([Problem(path=rel, line=written[1].line, message="an approved answer is one section, "
+                                          "and this file has more", fix="remove the headings after the first, or "
+                                          "split the file into one approved answer per question")])
+    block = written[0]
+    return block.model_copy(update={"heading_path": block.heading_path or [meta.title],
+                                    "anchor": block.anchor or "answer", "questions": [*meta.questions, *block.questions]})
 
 
 def _load_translation(path: Path, knowledge_dir: Path, rel: str, found: list[Problem]) -> LoadedDocument:
@@ -211,6 +225,8 @@ def _load_translation(path: Path, knowledge_dir: Path, rel: str, found: list[Pro
                                           "cannot be indexed", fix="fix the English file first (see its problems)")]
                                  + exc.problems) from None
     meta, blocks, _, findings = _load_markdown(path, rel, found, TranslationMeta, frozenset(english.footnotes))
+    if english.meta.doc_type == "approved_answer":
+        blocks = [_approved_block(english.meta.model_copy(update={"title": meta.title, "questions": []}), blocks, rel)]
     sections = {b.anchor for b in english.blocks}
     for block in blocks:
         if block.anchor not in sections:
@@ -240,8 +256,14 @@ def _validate_front_matter(raw: object, rel: str, yaml_text: str, first_line: in
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or None
             top = str(err["loc"][0]) if err["loc"] else ""
+            message = err["msg"]
+            # A rule across fields (ingest/models.py) starts its message with the field it is about.
+            about = re.match(r"Value error, (\w+): (.*)", message, re.DOTALL) if not err["loc"] else None
+            if about and about.group(1) in model.model_fields:
+                field = top = about.group(1)
+                message = about.group(2)
             problems.append(Problem(path=rel, line=_field_line(top, yaml_text, first_line), field=field,
-                                    message=err["msg"], fix=_fix_for(err)))
+                                    message=message, fix=_fix_for(err)))
         raise KnowledgeFileError(problems) from None
     # Titles and summaries are shown with answers: the same cleaning as the body.
     cleaned = {}

@@ -6,11 +6,12 @@ import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from ingest.problems import Problem
 
-DocType = Literal["report", "model", "case_study", "guidance", "evidence", "context", "glossary", "figures"]
+DocType = Literal["report", "model", "case_study", "guidance", "evidence", "context", "glossary", "figures",
+                  "approved_answer"]
 CitySize = Literal["small", "medium", "large", "any"]
 
 _ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -65,6 +66,39 @@ class FrontMatter(BaseModel):
     country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     city_size: CitySize | None = None
 
+    # An approved answer (`doc_type: approved_answer`, in knowledge/answers/): the phrasings of the question it
+    # answers, who approved it and when, the date it must be reviewed by (it is not served after that), and the
+    # knowledge base sections it is built on ("path/to/file.md#anchor"), cited with it.
+    questions: list[str] = Field(default_factory=list)
+    approved_by: str | None = Field(None, min_length=2, max_length=120)
+    approved_on: dt.date | None = None
+    review_by: dt.date | None = None
+    sections: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _approval_fields_belong_to_approved_answers(self) -> FrontMatter:
+        # Messages start with the field they are about: the loader reports them at that field's line.
+        approval = {"questions": self.questions, "approved_by": self.approved_by, "approved_on": self.approved_on,
+                    "review_by": self.review_by, "sections": self.sections}
+        if self.doc_type != "approved_answer":
+            given = [name for name, value in approval.items() if value]
+            if given:
+                raise ValueError(f"{given[0]}: only an approved answer (doc_type: approved_answer) has "
+                                 f"{', '.join(given)}")
+            return self
+        missing = [name for name, value in approval.items() if not value and name != "sections"]
+        if missing:
+            raise ValueError(f"{missing[0]}: an approved answer needs {', '.join(missing)}")
+        if len(self.questions) < 2:
+            raise ValueError("questions: give at least two phrasings of the question, so differently worded "
+                             "questions find the answer")
+        if self.review_by <= self.approved_on:
+            raise ValueError(f"review_by: {self.review_by} must come after approved_on ({self.approved_on})")
+        bad = [s for s in self.sections if not re.fullmatch(r"[\w./-]+\.md#[A-Za-z0-9][\w-]*", s)]
+        if bad:
+            raise ValueError(f"sections: write each as path/to/file.md#anchor, got {bad}")
+        return self
+
     @field_validator("topics")
     @classmethod
     def _topics_are_slugs(cls, topics: list[str]) -> list[str]:
@@ -72,6 +106,15 @@ class FrontMatter(BaseModel):
         if bad:
             raise ValueError(f"topics must be lowercase-with-dashes, got {bad}")
         return topics
+
+
+class Approval(BaseModel):
+    """What the engine needs to serve an approved answer, stored with its section record."""
+
+    approved_by: str
+    approved_on: dt.date
+    review_by: dt.date
+    sections: list[str] = Field(default_factory=list)  # "path/to/file.md#anchor" of the sections it is built on
 
 
 class Block(BaseModel):
@@ -148,6 +191,7 @@ class Chunk(BaseModel):
     version: str | None = None  # an English section: the hash of its text (ingest/translations.py)
     translates: str | None = None  # a translation record: "english/path.md#anchor"
     translated_from: str | None = None  # a translation record: the version of the English section it translates
+    approval: str | None = None  # an approved answer's section record: its Approval (JSON)
 
     def metadata(self) -> dict[str, str | int | list[str]]:
         """Chroma metadata: scalars and string lists only, no None values."""

@@ -25,6 +25,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from advisor.settings import Settings
+from ingest.approved import approved_answer_problems
 from ingest.changes import DocumentChange, record_run
 from ingest.chunking import chunk_document, embedding_text
 from ingest.embedding import Embedder
@@ -95,6 +96,7 @@ def check(settings: Settings, only: Path | None = None) -> tuple[list[LoadedDocu
     problems.extend(finding for doc in docs for finding in doc.findings)
     if only is None:
         problems.extend(translation_problems(docs))
+        problems.extend(approved_answer_problems(docs))
         problems.extend(conflicting_figures(docs))
     return docs, problems
 

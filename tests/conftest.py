@@ -51,3 +51,15 @@ def advisor(kb_settings):
     from engine.advisor import Advisor
 
     return Advisor(kb_settings)
+
+
+@pytest.fixture
+def cli_env(kb_settings, monkeypatch):
+    """The command line (`advisor ...`) on the session's store."""
+    from advisor.settings import get_settings
+
+    monkeypatch.setenv("ADVISOR_KNOWLEDGE_DIR", str(kb_settings.knowledge_dir))
+    monkeypatch.setenv("ADVISOR_STORE_DIR", str(kb_settings.store_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

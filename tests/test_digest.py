@@ -270,3 +270,30 @@ def test_feedback_comments_are_kept_like_question_text_and_forgetting_leaves_not
     kept.forget_person(kept.pseudonym("slack", "T1", "u9"))
     on_disk = b"".join(p.read_bytes() for p in tmp_path.glob("kept.db*"))
     assert b"Which words do officials use" not in on_disk and b"Wrong answer" not in on_disk
+
+
+def test_the_first_digest_after_installation_fits_in_one_screen_in_the_channel_language(question_log, advisor,
+                                                                                        kb_settings):
+    from ingest.pipeline import indexed_documents
+
+    log = question_log()
+    documents = indexed_documents(kb_settings).documents  # the first ingest: every file is new
+    log.sync_knowledge_changes([IngestRun(at=NOW - dt.timedelta(days=1), changes=[
+        DocumentChange(kind="added", doc_id=d.doc_id, source=rel, title=d.title, summary=d.summary, url=d.url)
+        for rel, d in documents.items()])])
+    for question in ("Wat doet een backbone-organisatie?", "Hoe pakte Ottawa jeugdbendes aan?"):
+        seed(log, advisor, question, days_ago=1)
+
+    digest = officials_digest(log, advisor, period_ending(NOW, "Europe/Brussels"), "nl")
+
+    assert digest.new_documents == [] and sum(digest.holdings.values()) == 16  # summarised, not listed
+    assert "Wie moet in onze stad de partners coördineren?" in [d.title for d in digest.approved_answers]
+    text = as_text(digest)
+    assert len(text.splitlines()) <= 22, text  # about 20 lines, the title and its underline included
+    assert "16 documenten" in text and "casestudies (3)" in text
+    assert "Praktijktip van de week" in text
+    # The practice point is quoted from the Dutch translation of the guidance.
+    assert digest.practice is not None and digest.practice.source.endswith(".nl.md")
+    blocks = slack_blocks(digest)
+    slack_lines = sum(b["text"]["text"].count("\n") + 1 for b in blocks if b["type"] == "section")
+    assert slack_lines <= 20 and "**" not in json.dumps(blocks)  # Block Kit mrkdwn, not raw Markdown

@@ -99,27 +99,21 @@ def test_overlong_question_is_cut_not_refused(advisor):
     assert len(answer.question) == advisor.settings.max_question_chars
 
 
-@pytest.fixture
-def cli_env(kb_settings, monkeypatch):
-    from advisor.settings import get_settings
-
-    monkeypatch.setenv("ADVISOR_KNOWLEDGE_DIR", str(kb_settings.knowledge_dir))
-    monkeypatch.setenv("ADVISOR_STORE_DIR", str(kb_settings.store_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 def test_ask_json_contract(cli_env, tmp_path):
     from advisor.cli import main
 
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"id": "a", "question": "What is shared measurement?"}\n'
-                         '{"id": "b", "question": "Who won the 2022 World Cup?"}\n')
+                         '{"id": "b", "question": "Who won the 2022 World Cup?"}\n'
+                         '{"id": "c", "question": "Who should coordinate all the partners in our city?"}\n')
     result = CliRunner().invoke(main, ["ask", "--questions", str(questions), "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
-    assert [r["id"] for r in rows] == ["a", "b"]
+    assert [r["id"] for r in rows] == ["a", "b", "c"]
+    # The third is a consultants' approved answer (knowledge/answers/), and says whose.
+    assert [r["approved_answer"] for r in rows] == [None, None, {
+        "source": "answers/who-coordinates-the-partners.md", "approved_by": "Collective Impact Advisor consultants",
+        "approved_on": "2026-12-02"}]
     for row in rows:
         assert {"id", "question", "language", "answer", "abstained", "citations", "retrieved", "timings_ms"} <= set(row)
         assert set(row["timings_ms"]) == {"retrieve", "compose", "total"}
@@ -192,7 +186,7 @@ def test_questions_in_other_languages_are_answered_from_the_right_section(adviso
 def test_answers_read_as_advice(advisor, question):
     from engine.evaluation import leaning_or_meta
 
-    answer = advisor.ask(question)
+    answer = advisor.ask(question, approved=False)  # the composer's answers (approved answers are the consultants')
     assert not answer.abstained
     assert leaning_or_meta(advisor, answer) == []  # no "They …" without its sentence, no note about the files
     words = len(answer.answer.split())

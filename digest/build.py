@@ -2,7 +2,8 @@
 
 Officials get counts grouped by the documents their answers cited, never names and, unless configured, never the
 questions themselves. Consultants get the knowledge gaps: abstentions, answers marked not helpful and escalations,
-grouped by similarity (or, when question text is not stored, by the document that came closest).
+grouped by meaning (the questions' embeddings; questions logged before those were kept, by the document that came
+closest), each with its topic words, closest sections and a suggested action.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from digest.models import Gap, GapsReport, NewDocument, OfficialsDigest, Period, PracticePoint, Theme
 from engine.models import Passage
@@ -28,6 +31,7 @@ MAX_NEW_DOCUMENTS = 5
 MAX_APPROVED = 3
 MAX_GAPS = 5
 MAX_EXAMPLES = 3
+MAX_TOPIC_WORDS = 5
 # Two questions belong to one gap when their embeddings are at least this close (cosine of the bundled
 # multilingual-e5-small, whose similarities crowd into 0.7-1.0). Measured on the English questions listed in the
 # knowledge base: two questions on different sections score 0.74-0.88 (5th-95th percentile, 400 random pairs), two
@@ -48,8 +52,6 @@ class KnowledgeView(Protocol):
     def passages_of_type(self, doc_type: str) -> list[Passage]: ...
 
     def in_language(self, passage: Passage, language: str) -> Passage: ...
-
-    def similarity(self, texts: list[str]): ...
 
     def stale_translations(self) -> list[str]: ...
 
@@ -153,7 +155,9 @@ def gaps_report(log: QuestionLog, knowledge: KnowledgeView, period: Period, lang
               {e.question_id for e in escalated}
     items = sorted((known[i] for i in flagged), key=lambda q: q.at)
     comments = [scrub(f.comment) for f in unhelpful if f.comment] if log.store_text else []
-    return GapsReport(period=period, language=language, questions_asked=len(asked),
+    totals = {"answered": sum(not q.abstained for q in asked), "declined": sum(q.abstained for q in asked),
+              "not_helpful": len(unhelpful), "escalated": len(escalated)}
+    return GapsReport(period=period, language=language, questions_asked=len(asked), totals=totals,
                       gaps=gaps(items, unhelpful, escalated, knowledge), comments=comments[:MAX_EXAMPLES * 2],
                       stale_translations=knowledge.stale_translations(),
                       expired_approved_answers=knowledge.expired_approved_answers())
@@ -164,27 +168,46 @@ def gaps(items: Sequence[LoggedQuestion], unhelpful: Sequence[LoggedFeedback],
     titles = knowledge.titles()
     not_helpful_ids = {f.question_id for f in unhelpful}
     escalated_ids = {e.question_id for e in escalated}
-    groups = _group_by_text([q for q in items if q.question], knowledge) + \
-        _group_by_closest([q for q in items if not q.question])
+    groups = _group_by_meaning([q for q in items if q.vector]) + _group_by_closest([q for q in items if not q.vector])
     found = []
     for group in groups:
         closest = Counter(source for q in group for source in q.closest[:1] + q.sources[:1])
-        found.append(Gap(
+        sections = Counter(s for q in group for s in q.sections[:1])
+        gap = Gap(
             count=len(group),
             abstained=sum(q.abstained for q in group),
             not_helpful=sum(q.id in not_helpful_ids for q in group),
             escalated=sum(q.id in escalated_ids for q in group),
             examples=list(dict.fromkeys(q.question for q in group if q.question))[:MAX_EXAMPLES],
             closest=[titles.get(s, s) for s, _ in closest.most_common(MAX_EXAMPLES)],
-        ))
+            languages=dict(Counter(q.language for q in group).most_common()),
+            topics=[w for w, _ in Counter(w for q in group for w in q.topics).most_common(MAX_TOPIC_WORDS)],
+            sections=[f"{titles.get(source, source)} — {section}" for (source, section), _ in
+                      sections.most_common(MAX_EXAMPLES)],
+        )
+        found.append(gap.model_copy(update={"action": suggested_action(gap)}))
     return sorted(found, key=lambda g: -g.count)[:MAX_GAPS]
 
 
-def _group_by_text(items: list[LoggedQuestion], knowledge: KnowledgeView) -> list[list[LoggedQuestion]]:
-    """Greedy average-link grouping: each question joins the group it is on average closest to, if close enough."""
+def suggested_action(gap: Gap) -> str:
+    """What a consultant can do about a gap: questions sent to a consultant want an approved answer; answers marked
+    not helpful, a better section; questions declined, a new section on their topic words, unless they used no
+    word of the knowledge base at all (then they are most likely outside its scope)."""
+    if gap.escalated:
+        return "approved_answer"
+    if gap.not_helpful:
+        return "improve_section"
+    return "write_section" if gap.topics else "out_of_scope"
+
+
+def _group_by_meaning(items: list[LoggedQuestion]) -> list[list[LoggedQuestion]]:
+    """Greedy average-link grouping on the questions' embeddings (kept as vectors, not words): each question
+    joins the group it is on average closest to, if close enough."""
     if not items:
         return []
-    similar = knowledge.similarity([q.question for q in items])
+    vectors = np.array([q.vector for q in items], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
+    similar = vectors @ vectors.T
     groups: list[list[int]] = []
     for i in range(len(items)):
         scored = [(float(similar[i, members].mean()), g) for g, members in enumerate(groups)]

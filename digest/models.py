@@ -64,15 +64,23 @@ class OfficialsDigest(BaseModel):
                     or self.questions_answered)
 
 
+Action = Literal["write_section", "improve_section", "approved_answer", "out_of_scope"]
+
+
 class Gap(BaseModel):
-    """Questions the knowledge base served badly, grouped by similarity, with the documents that came closest."""
+    """Questions the knowledge base served badly, grouped by meaning: how many, in which languages, what they were
+    about in the knowledge base's words, the documents and sections that came closest, and what to do about it."""
 
     count: int
     abstained: int
     not_helpful: int
     escalated: int
     examples: list[str]
-    closest: list[str]
+    closest: list[str]  # titles of the closest documents
+    languages: dict[str, int] = {}
+    topics: list[str] = []  # the knowledge base's words the questions used (engine/topics.py)
+    sections: list[str] = []  # "document title — section" of the closest sections
+    action: Action = "out_of_scope"
 
 
 class GapsReport(BaseModel):
@@ -81,6 +89,8 @@ class GapsReport(BaseModel):
     language: str
     questions_asked: int
     gaps: list[Gap]
+    # The week in figures: questions answered, declined, answers marked not helpful, sent to a consultant.
+    totals: dict[str, int] = {}
     comments: list[str]
     stale_translations: list[str] = []  # "file — section": translations of English text that has changed since
     expired_approved_answers: list[str] = []  # "file (review by DATE)": no longer served until reviewed

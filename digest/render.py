@@ -71,14 +71,23 @@ def _consultants(report: GapsReport, label: dict) -> Outline:
     title = label["consultants_title"].format(week=report.period.week)
     if report.empty:
         return Outline(title, [Section("", [label["no_gaps"]])])
-    sections = [Section("", [label["gaps_intro"].format(asked=report.questions_asked)
-                             if report.gaps else label["no_gaps"]])]
+    totals = label["totals"].format(asked=report.questions_asked, **{k: report.totals.get(k, 0) for k in
+                                    ("answered", "declined", "not_helpful", "escalated")})
+    sections = [Section("", [totals, label["gaps_intro"] if report.gaps else label["no_gaps"]])]
     for number, gap in enumerate(report.gaps, start=1):
         lines = [label["gap_line"].format(count=gap.count, abstained=gap.abstained, not_helpful=gap.not_helpful,
                                           escalated=gap.escalated)]
+        lines.append(f"{label['languages']}: " + ", ".join(f"{lang} {n}" for lang, n in gap.languages.items()))
+        if gap.topics:
+            lines.append(f"{label['topic_words']}: " + ", ".join(gap.topics))
         lines += [f"“{q}”" for q in gap.examples] or [f"_{label['no_examples']}_"]
-        if gap.closest:
+        if gap.sections:
+            lines.append(f"{label['closest_sections']}: " + "; ".join(gap.sections))
+        elif gap.closest:
             lines.append(f"{label['closest']}: " + "; ".join(gap.closest))
+        action = label["actions"][gap.action].format(topics=", ".join(gap.topics),
+                                                     section=(gap.sections or gap.closest or [""])[0])
+        lines.append(f"**{label['suggested']}:** {action}")
         sections.append(Section(f"{number}.", lines))
     if report.comments:
         sections.append(Section(label["comments"], [f"“{c}”" for c in report.comments]))

@@ -21,6 +21,7 @@ from engine.messages import labels
 from engine.models import Answer, ApprovedAnswerRef, Citation, Filters, Passage, RetrievedPassage, Timings, Turn
 from engine.retrieval import Mode, Query, Retrieval, retrieve
 from engine.text import sentences, tokens
+from engine.topics import topic_words
 from ingest.embedding import Embedder
 from ingest.pipeline import embedder_for
 from ingest.store import KnowledgeStore
@@ -146,12 +147,6 @@ class Advisor:
         return [f"{a.passage.source} (review by {a.approval.review_by.isoformat()})"
                 for a in self.index.approved.expired()]
 
-    def similarity(self, texts: list[str]):
-        """Cosine similarities between short texts (the embeddings are normalised): grouping questions by topic."""
-        vectors = self.embedder.embed(texts, as_query=True)
-        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
-        return vectors @ vectors.T
-
     # -- answering ----------------------------------------------------------------------------------------------
 
     def approved_match(self, question: str, embedded: dict[str, np.ndarray] | None = None) -> Match | None:
@@ -207,9 +202,12 @@ class Advisor:
             if not citations:
                 text, abstained = self._abstention(query.language), True
         total_ms = (time.perf_counter() - started) * 1000
+        vector = embedded.get(query.dense_text)
         return Answer(
             id=id, question=question, language=query.language, answer=text, abstained=abstained,
             citations=citations, retrieved=retrieved, composer=composer, evidence=evidence, approved_answer=reference,
+            topics=topic_words(question, query.language, self.index.heading_tokens, self.index.names),
+            vector=None if vector is None else [round(float(v), 4) for v in vector],
             timings_ms=Timings(retrieve=round(retrieved_ms, 1), compose=round(total_ms - retrieved_ms, 1),
                                total=round(total_ms, 1)),
         )

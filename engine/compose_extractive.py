@@ -35,6 +35,10 @@ _NUMERIC_QUESTION = re.compile(
     r"per ?cent|rate|cost\w*|budget|spend|spent|hoeveel|wanneer|cijfers?|kost\w*|combien|quand|chiffres?|co[uû]t\w*|"
     r"wie viele|wie viel|wann|zahlen|kosten|cu[aá]nt\w*|cu[aá]ndo|quant\w*|quando|cifr\w*)\b", re.IGNORECASE)
 _FIGURES = re.compile(r"\d[\d.,]*\d|\d")
+# A sentence that defines a term: "A common agenda is …", "Shared measurement means …" (at most five words before);
+# not "The strategy is …" or "It is …", which may be about different things in two sections.
+_DEFINES = re.compile(r"^(?!(?:the|this|that|it|its|these|those|there|they)\b)((?:\S+\s+){0,4}?\S+)\s+"
+                      r"(?:is|are|means|refers to)\s", re.IGNORECASE)
 # A sentence's relevance adds how close in meaning its window of sentences came to the question (as a share of the
 # section's closest window) to its share of the question's words: key facts on the tuning half 0.749 at weights
 # 0.5 and 1, 0.742 at 2, 0.735 without it; 1 chosen.
@@ -146,11 +150,16 @@ def _from_section(passage: Passage, pi: int, weights: dict[str, float], numeric:
 
 
 def _restates(sentence: str, given: list[Sentence]) -> bool:
-    """Whether a sentence says what the answer already says: mostly the same words, or the same figures (two
-    sections quoting one statistic)."""
+    """Whether a sentence says what the answer already says: mostly the same words, the same figures (two
+    sections quoting one statistic), or a definition of the term another sentence already defined ("A common
+    agenda is …" after "A common agenda means …": a glossary entry and the section on the term both open so)."""
     words = set(tokens(sentence))
     figures = {f for f in _FIGURES.findall(sentence) if len(f) > 2}
+    defined = _DEFINES.match(sentence)
     for other in given:
+        theirs_defined = _DEFINES.match(other.text)
+        if defined and theirs_defined and defined.group(1).lower() == theirs_defined.group(1).lower():
+            return True
         theirs = set(tokens(other.text))
         if words and len(words & theirs) / len(words | theirs) > 0.5:
             return True

@@ -23,6 +23,7 @@ from engine.approved import ApprovedAnswer, ApprovedAnswers
 from engine.glossary import Glossary, is_translation_table, parse_rows
 from engine.models import Claim, Filters, Passage
 from engine.text import tokens
+from engine.topics import names_in
 from ingest.manifest import manifest_path
 from ingest.models import Approval
 from ingest.store import KnowledgeStore, StoreError
@@ -109,6 +110,12 @@ class KnowledgeIndex:
         self.bm25 = BM25Okapi(corpus)
         self.section_tokens = {cid: set(toks) for cid, toks in zip(self.ids, corpus)}
         self.vocabulary = set().union(*self.section_tokens.values())
+        # For the words a question is about (engine/topics.py): the words of the sections' headings, in every
+        # language they are translated into, and the tokens the knowledge base uses as names.
+        self.heading_tokens = {t for cid, p in self.passages.items() for t in tokens(p.section)} | {
+            t for cid in self.passages for language, translated in self.translations.get(cid, {}).items()
+            for t in tokens(translated.passage.section, language)}
+        self.names = names_in(line for p in self.passages.values() for line in p.text.split("\n"))
         self.glossary = Glossary(parse_rows(p.text for p in self.passages.values() if p.doc_type == "glossary"))
         self.translation_table = {cid for cid, p in self.passages.items()
                                   if p.doc_type == "glossary" and is_translation_table(p.text)}

@@ -128,3 +128,8 @@ class Answer(BaseModel):
     composer: str = "extractive"  # extractive, llm, extractive-fallback, approved
     evidence: float = 0.0
     approved_answer: ApprovedAnswerRef | None = None
+    # The question's words that the knowledge base uses (engine/topics.py): what it was about, with no name,
+    # number or rare word, so the consultants' report can say what a gap is about without the official's words.
+    topics: list[str] = Field(default_factory=list)
+    # The question's embedding, for grouping knowledge gaps by meaning; kept out of the JSON contract.
+    vector: list[float] | None = Field(default=None, exclude=True, repr=False)

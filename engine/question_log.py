@@ -87,6 +87,19 @@ class QuestionRow(_Base):
     closest: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class QuestionTopicsRow(_Base):
+    """What a question was about without its words: the knowledge base's words it used (engine/topics.py), the
+    sections that came closest, and its embedding, so the consultants' report groups gaps by meaning. A table of
+    its own, so logs written before it existed gain it without a migration."""
+
+    __tablename__ = "question_topics"
+
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"), primary_key=True)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sections: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [source, section] of the closest
+    vector: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+
+
 class FeedbackRow(_Base):
     __tablename__ = "feedback"
     __table_args__ = (UniqueConstraint("question_id", "rater"),)
@@ -166,6 +179,9 @@ class LoggedQuestion:
     latency_ms: float
     question: str | None
     closest: list[str]
+    topics: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()  # (source, section) of the sections that came closest
+    vector: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -271,8 +287,12 @@ class QuestionLog:
             question=scrub(answer.question) if self.store_text else None,
             closest=list(dict.fromkeys(p.source for p in answer.retrieved))[:CLOSEST_SOURCES],
         )
+        about = QuestionTopicsRow(question_id=answer.id, topics=answer.topics, vector=answer.vector,
+                                  sections=[[p.source, p.section] for p in answer.retrieved[:CLOSEST_SOURCES]])
         with Session(self.engine) as session, session.begin():
             session.merge(row)
+            session.flush()
+            session.merge(about)
         return answer.id
 
     def record_feedback(self, question_id: str, *, rater: str, helpful: bool, comment: str | None = None,
@@ -362,6 +382,7 @@ class QuestionLog:
         cutoff = (now or utcnow()) - older_than
         with Session(self.engine) as session, session.begin():
             old = select(QuestionRow.id).where(QuestionRow.at < cutoff)
+            session.execute(delete(QuestionTopicsRow).where(QuestionTopicsRow.question_id.in_(old)))
             session.execute(delete(FeedbackRow).where(FeedbackRow.question_id.in_(old)))
             session.execute(delete(EscalationRow).where(EscalationRow.question_id.in_(old)))
             removed = session.execute(delete(QuestionRow).where(QuestionRow.at < cutoff)).rowcount
@@ -380,6 +401,7 @@ class QuestionLog:
         """Erase one pseudonymised person: their questions (and what hangs off them), feedback and escalations."""
         with Session(self.engine) as session, session.begin():
             theirs = select(QuestionRow.id).where(QuestionRow.asker == person)
+            session.execute(delete(QuestionTopicsRow).where(QuestionTopicsRow.question_id.in_(theirs)))
             feedback = session.execute(delete(FeedbackRow).where(
                 (FeedbackRow.rater == person) | FeedbackRow.question_id.in_(theirs))).rowcount
             escalations = session.execute(delete(EscalationRow).where(
@@ -405,14 +427,15 @@ class QuestionLog:
             return found.first() is not None
 
     def questions(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> list[LoggedQuestion]:
-        query = select(QuestionRow).order_by(QuestionRow.at)
+        query = select(QuestionRow, QuestionTopicsRow).outerjoin(
+            QuestionTopicsRow, QuestionTopicsRow.question_id == QuestionRow.id).order_by(QuestionRow.at)
         query = _between(query, QuestionRow.at, since, until)
         with Session(self.engine) as session:
             return [LoggedQuestion(
                 id=r.id, at=r.at, platform=r.platform, channel=r.channel, conversation=r.conversation, asker=r.asker,
                 language=r.language, abstained=r.abstained, sources=list(r.sources), evidence=r.evidence,
-                latency_ms=r.latency_ms, question=r.question, closest=list(r.closest or []))
-                for r in session.scalars(query)]
+                latency_ms=r.latency_ms, question=r.question, closest=list(r.closest or []), **_about(about))
+                for r, about in session.execute(query)]
 
     def feedback(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> list[LoggedFeedback]:
         query = _between(select(FeedbackRow).order_by(FeedbackRow.at), FeedbackRow.at, since, until)
@@ -455,6 +478,13 @@ def _create_tables(engine: Engine, attempts: int = 10) -> None:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+def _about(row: QuestionTopicsRow | None) -> dict:
+    if row is None:
+        return {}
+    return {"topics": tuple(row.topics or ()), "sections": tuple(tuple(s) for s in row.sections or ()),
+            "vector": tuple(row.vector) if row.vector else None}
 
 
 def _require_question(session: Session, question_id: str) -> None:

@@ -32,6 +32,12 @@ def seed(log: QuestionLog, advisor, question: str, days_ago: float, asker: str =
                                at=NOW - dt.timedelta(days=days_ago))
 
 
+def topic_rows(log: QuestionLog) -> list[str]:
+    """The questions whose topic words and embedding the log holds."""
+    with log.engine.connect() as connection:
+        return [row[0] for row in connection.exec_driver_sql("SELECT question_id FROM question_topics")]
+
+
 def test_officials_digest_reports_changes_themes_and_a_practice_without_question_text(question_log, advisor):
     log = question_log(store_text=False)
     for question in ("What does a backbone organisation do?", "Which functions does the backbone team perform?",
@@ -89,15 +95,28 @@ def test_gaps_report_groups_similar_questions_and_scrubs_them(question_log, advi
     assert all(g.closest for g in report.gaps)
 
 
-def test_gaps_without_stored_text_group_by_closest_document(question_log, advisor):
+def test_gaps_without_stored_text_are_grouped_by_meaning_and_named_by_the_knowledge_bases_words(question_log,
+                                                                                                 advisor):
     log = question_log(store_text=False)
-    for question in ("What is the parking tax rate in Ghent?", "Who won the football match last night?"):
+    for question in ("What is the GDPR retention period for police data?",
+                     "How long may the police keep data on young people under the GDPR?"):
         seed(log, advisor, question, days_ago=1)
-    report = gaps_report(log, advisor, period_ending(NOW, "Europe/Brussels"), "nl")
-    assert sum(g.count for g in report.gaps) == 2
-    assert all(g.examples == [] for g in report.gaps)
+    seed(log, advisor, "What does a backbone organisation do?", days_ago=1)  # answered: not a gap
+
+    report = gaps_report(log, advisor, period_ending(NOW, "Europe/Brussels"), "en")
+
     text = as_text(report)
-    assert "Kennislacunes" in text and "parking" not in text
+    # The week's totals come first, then the two declined questions as one gap named by its topic words.
+    assert text.splitlines()[3] == ("3 question(s) in the last seven days: 1 answered, 2 declined, 0 marked not "
+                                    "helpful, 0 sent to a consultant.")
+    [gap] = report.gaps
+    assert gap.count == 2 and gap.abstained == 2 and gap.languages == {"en": 2}
+    assert "data" in gap.topics and not {"gdpr", "retention"} & set(gap.topics)  # only the knowledge base's words
+    assert gap.examples == [] and gap.sections and gap.action == "write_section"
+    assert "Topic words: data" in text and "Suggested:** write a section on" in text
+    assert "GDPR" not in text and "young people" not in text  # nothing of the officials' own words
+    dutch = as_text(gaps_report(log, advisor, period_ending(NOW, "Europe/Brussels"), "nl"))
+    assert "Kennislacunes" in dutch and "Onderwerpwoorden: data" in dutch
 
 
 def test_quiet_week_says_so_in_one_line(question_log, advisor):
@@ -164,6 +183,7 @@ def test_retention_removes_old_rows_and_keeps_recent_ones(question_log, advisor,
     run_digests(kb_settings, log, advisor, posters={}, channels=[], now=NOW)
     assert [q.id for q in log.questions()] == [recent]
     assert [f.question_id for f in log.feedback()] == [recent]
+    assert topic_rows(log) == [recent]  # what the question was about goes with it
 
 
 def test_privacy_export_and_forget_by_platform_identity(question_log, advisor, kb_settings, monkeypatch, tmp_path):
@@ -187,6 +207,7 @@ def test_privacy_export_and_forget_by_platform_identity(question_log, advisor, k
     finally:
         get_settings.cache_clear()
     assert [q.id for q in log.questions()] == [theirs] and log.feedback() == []
+    assert topic_rows(log) == [theirs]
 
 
 def test_schedule_runs_only_with_channels_and_survives_a_failing_job(kb_settings):

@@ -155,3 +155,43 @@ def test_an_enumeration_item_comes_with_the_items_before_it():
     said = [s.text for s in chosen.direct]
     assert said[0] == "The case offers several lessons for a European city."
     assert said[-4:] == section.text.split("\n")[-4:]  # "Third" with everything back to "First"
+
+
+TOPICS = set(tokens("backbone funding data period police budget partners Partner Finanzierung"))
+TOPICS |= set(tokens("Finanzierung Partner", "de"))
+
+
+@pytest.mark.parametrize("question, language, words", [
+    ("What is the GDPR retention period for police data?", "en", ["period", "police", "data"]),
+    ("How did Ottawa fund its backbone?", "en", ["fund", "backbone"]),  # "Ottawa": a name of the knowledge base
+    ("Can Jan Peeters tell us about the backbone budget for 2024?", "en", ["backbone", "budget"]),
+    ("Wie regelt die Finanzierung der Partner in Hamburg?", "de", ["finanzierung", "partner"]),  # German nouns
+    ("What's the capital of Australia?", "en", []),
+])
+def test_topic_words_are_the_knowledge_bases_words_without_names_or_numbers(question, language, words):
+    from engine.topics import topic_words
+
+    assert topic_words(question, language, TOPICS, known_names={"ottawa", "hamburg"}) == words
+
+
+def test_names_are_words_the_knowledge_base_capitalises_inside_sentences():
+    from engine.topics import names_in
+
+    texts = ["The strategy in Ottawa was led by Crime Prevention Ottawa.", "Its impact on crime was small.",
+             "In Ottawa the Collective Impact Forum met; the impact was collective."]
+    assert names_in(texts) == {"ottawa", "prevent", "forum"}  # "impact", "crime", "collective" are mostly lower case
+
+
+def test_a_section_continuing_a_definition_does_not_define_the_term_again():
+    glossary = _section("A common agenda is a shared definition of the problem and a joint approach to it.")
+    section = Passage(id="t", text="\n".join([
+        "A common agenda means that all partners settle on one understanding of the problem and one approach.",
+        "In the security cases this agreement was built step by step over several years of meetings.",
+        "The Danish Bo trygt partnership shows that framing decides which partners join the collaboration.",
+    ]), doc_id="m", source="model/x.md", title="Model", section="Common agenda", url="https://example.org",
+        doc_type="model")
+    chosen = compose_extractive.select(_Idf(), "what is a common agenda", [glossary, section], [1.0, 0.9],
+                                       tokens("what is a common agenda"))
+    said = [s.text for s in chosen.direct]
+    assert said[0].startswith("A common agenda is") and not any(s.startswith("A common agenda means") for s in said)
+    assert "In the security cases this agreement was built step by step over several years of meetings." in said

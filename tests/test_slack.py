@@ -394,8 +394,13 @@ def test_consultant_button_posts_the_question_and_answer_to_the_consultants(slac
     posted = slack.answer_in("C0ASKCONS", asked["ts"])
     answer_id = json.loads(button(posted.params["blocks"], "advisor_consultant")["value"])["a"]
 
-    reply_url = slack.workspace.click("advisor_consultant", "U0SAAR00001", "C0ASKCONS",
-                                      {**posted.params, "ts": posted.reply["ts"]})
+    # First the official is told what would be shared, and nothing is posted until they confirm.
+    confirm_url = slack.workspace.click("advisor_consultant", "U0SAAR00001", "C0ASKCONS",
+                                        {**posted.params, "ts": posted.reply["ts"]})
+    confirm = slack.fake.wait_for("response_url", path=path_of(confirm_url))[0].params
+    assert confirm["response_type"] == "ephemeral" and "will see your question" in confirm["text"]
+    assert not slack.fake.calls_to("chat.postMessage", channel=CONSULTANTS)
+    reply_url = slack.workspace.click("advisor_consultant_send", "U0SAAR00001", "C0ASKCONS")
 
     request = slack.fake.wait_for("chat.postMessage", channel=CONSULTANTS)[-1]
     assert request.reply["ok"]
@@ -404,8 +409,9 @@ def test_consultant_button_posts_the_question_and_answer_to_the_consultants(slac
     assert blocks_of("section", posted.params)[0] in request.params["blocks"]  # the answer, as it was given
     assert "https://fake.slack/archives/C0ASKCONS/" in said  # a link back to the conversation
     confirmation = slack.fake.wait_for("response_url", path=path_of(reply_url))[0].params
-    assert f"<#{CONSULTANTS}>" in confirmation["text"]
+    assert f"<#{CONSULTANTS}>" in confirmation["text"] and confirmation["replace_original"]
     assert [e for e in slack.log.escalations() if e.question_id == answer_id]
+    assert button(request.params["blocks"], "advisor_write_approved")  # the case can become an approved answer
 
 
 # -- Home tab, Slack's checks, health -----------------------------------------------------------------------------
@@ -524,3 +530,88 @@ def test_manifest_declares_what_the_app_listens_for():
     assert {"app_mention", "app_home_opened", "message.channels", "message.groups", "message.im"} <= events
     assert {"app_mentions:read", "channels:history", "groups:history", "im:history", "chat:write", "commands",
             "reactions:write"} <= set(bot_scopes())
+
+
+# -- from a case to an approved answer ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_knowledge(kb_settings, tmp_path):
+    """A Slack app on its own copy of the knowledge base and store: publishing an approved answer writes both."""
+    import shutil
+
+    from engine.advisor import Advisor
+
+    shutil.copytree(kb_settings.knowledge_dir, tmp_path / "knowledge")
+    shutil.copytree(kb_settings.store_dir, tmp_path / "store")
+    fake = FakeSlack().start()
+    settings = make_settings(tmp_path / "knowledge", tmp_path / "store", state_url=f"sqlite:///{tmp_path / 's.db'}",
+                             slack_bot_token=TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=fake.api_url,
+                             slack_consultants_channel=CONSULTANTS)
+    question_log = QuestionLog.from_settings(settings)
+    advisor = Advisor(settings)
+    app = build_app(settings, advisor, question_log)
+    server = HttpServer(app, question_log.ping, "127.0.0.1", 0).start()
+    yield Workspace(f"http://127.0.0.1:{server.port}", fake), fake, advisor, settings
+    server.stop()
+    fake.stop()
+    question_log.close()
+
+
+def submitted(modal: dict, user: str, **values: str) -> dict:
+    """The form as a consultant sends it: each field as filled in (`values`), else as it was pre-filled."""
+    state = {}
+    for block in modal["blocks"]:
+        element = block["element"]
+        if element["type"] == "datepicker":
+            state[block["block_id"]] = {element["action_id"]: {"type": "datepicker", "selected_date": values.get(
+                block["block_id"], element["initial_date"])}}
+        else:
+            state[block["block_id"]] = {element["action_id"]: {"type": "plain_text_input", "value": values.get(
+                block["block_id"], element.get("initial_value", ""))}}
+    return {"type": "view_submission", "user": {"id": user}, "view": {**modal, "id": "V0VIEW",
+                                                                      "state": {"values": state}}}
+
+
+def test_a_consultant_turns_a_case_into_an_approved_answer_that_officials_then_get(own_knowledge):
+    workspace, fake, advisor, settings = own_knowledge
+    question = "How should we budget for the coordinating team over several years?"
+    asked = workspace.mention("C0ASKCONS", "U0SAAR00001", question)
+    posted = fake.wait_for("chat.postMessage", channel="C0ASKCONS", thread_ts=asked["ts"])[-1]
+    workspace.click("advisor_consultant", "U0SAAR00001", "C0ASKCONS", {**posted.params, "ts": posted.reply["ts"]})
+    fake.wait_for("response_url")
+    workspace.click("advisor_consultant_send", "U0SAAR00001", "C0ASKCONS")
+    case = fake.wait_for("chat.postMessage", channel=CONSULTANTS)[-1]
+
+    # A consultant opens the form from the case: the question and the advisor's answer, with its sources, as a draft.
+    workspace.click("advisor_write_approved", "U0CONSULT01", CONSULTANTS, {**case.params, "ts": case.reply["ts"]})
+    modal = fake.wait_for("views.open")[-1].params["view"]
+    initial = {b["block_id"]: b["element"].get("initial_value") for b in modal["blocks"]}
+    assert initial["question"] == question and "[1]" in initial["answer"] and initial["sources"].startswith("1. ")
+
+    # Sent without a second phrasing: Slack is told which field to fix, and nothing is written.
+    (status, body), _ = workspace.interaction(submitted(modal, "U0CONSULT01"))
+    assert status == 200 and json.loads(body)["errors"].keys() == {"phrasings"}
+    assert not (settings.knowledge_dir / "answers" / "how-should-we-budget-for-the-coordinating-team-over.md").exists()
+
+    answer = ("Budget the coordinating team for several years, not one: Realdania found that the Danish initiatives "
+              "needed patience and long-term commitment [1].")
+    (status, body), _ = workspace.interaction(submitted(
+        modal, "U0CONSULT01", answer=answer, phrasings="Hoe begroten we het coördinatieteam over meerdere jaren?",
+        sources="1. Realdania, Seven quick points, 2023, https://example.org/realdania"))
+    assert status == 200 and not body
+
+    # The official hears back in their thread, with the approved answer; the consultants' thread is told.
+    replies = fake.wait_for("chat.postMessage", 3, channel="C0ASKCONS", thread_ts=asked["ts"])
+    said = texts_of(replies[-1].params["blocks"]) + texts_of(replies[-2].params["blocks"])
+    assert "A consultant answered your question" in said and "Approved by the consultants on" in said
+    assert "Realdania found that the Danish initiatives needed patience" in said
+    done = fake.wait_for("chat.postMessage", channel=CONSULTANTS, thread_ts=case.reply["ts"])[-1]
+    assert "<@U0CONSULT01> published an approved answer" in done.params["text"]
+    written = next((settings.knowledge_dir / "answers").glob("how-should-we-budget*.md"))
+    assert "approved_by: Collective Impact Advisor consultants" in written.read_text()
+
+    # A differently worded question in another language now gets it, marked approved, with its source.
+    later = advisor.ask("Hoe plannen we het budget van het coördinatieteam over meerdere jaren?")
+    assert later.approved_answer is not None and later.approved_answer.source == f"answers/{written.name}"
+    assert later.citations[0].sources[0].url == "https://example.org/realdania"

@@ -162,8 +162,18 @@ def register(app: App, service: SlackAdvisor) -> None:
     def not_helpful(action: dict, body: dict, context: BoltContext, client: WebClient, respond) -> None:
         service.feedback(action["value"], False, who(context), body.get("trigger_id"), client, respond)
 
-    def consultant(action: dict, body: dict, context: BoltContext, client: WebClient, respond) -> None:
-        service.ask_consultant(action["value"], body, who(context), client, respond)
+    def consultant(action: dict, body: dict, context: BoltContext, respond) -> None:
+        service.ask_consultant(action["value"], body, who(context), respond)
+
+    def consultant_send(action: dict, context: BoltContext, client: WebClient, respond) -> None:
+        service.send_to_consultants(action["value"], who(context), client, respond)
+
+    def consultant_cancel(action: dict, respond) -> None:
+        service.cancel_consultant(action["value"], respond)
+
+    def write_approved(ack: Ack, action: dict, body: dict, context: BoltContext, client: WebClient) -> None:
+        ack()
+        service.write_approved(action["value"], body, who(context), client)
 
     def share(action: dict, context: BoltContext, respond) -> None:
         service.share(action["value"], who(context), respond)
@@ -171,12 +181,28 @@ def register(app: App, service: SlackAdvisor) -> None:
     app.action(blocks.HELPFUL)(ack=acknowledge, lazy=[helpful])
     app.action(blocks.NOT_HELPFUL)(ack=acknowledge, lazy=[not_helpful])
     app.action(blocks.CONSULTANT)(ack=acknowledge, lazy=[consultant])
+    app.action(blocks.CONSULTANT_SEND)(ack=acknowledge, lazy=[consultant_send])
+    app.action(blocks.CONSULTANT_CANCEL)(ack=acknowledge, lazy=[consultant_cancel])
+    # The form must open within three seconds of the click (Slack's trigger id), so it is opened at once.
+    app.action(blocks.WRITE_APPROVED)(write_approved)
     app.action(blocks.SHARE)(ack=acknowledge, lazy=[share])
 
     def comment(view: dict, context: BoltContext) -> None:
         service.feedback_comment(view, who(context))
 
     app.view(views.COMMENT_CALLBACK)(ack=acknowledge, lazy=[comment])
+
+    def check_approved(ack: Ack, view: dict) -> None:
+        problems = service.approved_problems(view)
+        if problems:
+            ack(response_action="errors", errors=problems)
+        else:
+            ack()
+
+    def publish_approved(view: dict, context: BoltContext, client: WebClient) -> None:
+        service.publish_approved(view, who(context), client)
+
+    app.view(views.APPROVED_CALLBACK)(ack=check_approved, lazy=[publish_approved])
 
     def home(event: dict, context: BoltContext, client: WebClient) -> None:
         if event.get("tab") == "home":

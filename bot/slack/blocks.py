@@ -35,6 +35,9 @@ BUTTON_VALUE_LIMIT = 2000
 HELPFUL = "advisor_helpful"
 NOT_HELPFUL = "advisor_not_helpful"
 CONSULTANT = "advisor_consultant"
+CONSULTANT_SEND = "advisor_consultant_send"
+CONSULTANT_CANCEL = "advisor_consultant_cancel"
+WRITE_APPROVED = "advisor_write_approved"
 SHARE = "advisor_share"
 
 
@@ -49,25 +52,31 @@ class Message:
 @dataclass(frozen=True)
 class AnswerRef:
     """What an answer's buttons carry: the answer's id and language, and for the consultant and share buttons the
-    question too (Slack keeps it in the message; the advisor does not need to)."""
+    question too (Slack keeps it in the message; the advisor does not need to). Once a question goes to the
+    consultants, also where the official's answer is: its channel and message (`ts`), and its thread."""
 
     answer_id: str
     language: str
     question: str = ""
+    channel: str = ""
+    ts: str = ""
+    thread: str = ""
 
 
 def action_value(ref: AnswerRef) -> str:
     """A button value within Slack's 2,000 characters; a very long question is cut to fit."""
     question = ref.question
-    while len(value := json.dumps({"a": ref.answer_id, "l": ref.language, "q": question}, ensure_ascii=False)) \
-            > BUTTON_VALUE_LIMIT:
+    place = {k: v for k, v in (("c", ref.channel), ("t", ref.ts), ("h", ref.thread)) if v}
+    while len(value := json.dumps({"a": ref.answer_id, "l": ref.language, "q": question, **place},
+                                  ensure_ascii=False)) > BUTTON_VALUE_LIMIT:
         question = question[: len(question) - (len(value) - BUTTON_VALUE_LIMIT)]
     return value
 
 
 def parse_action_value(value: str) -> AnswerRef:
     data = json.loads(value)
-    return AnswerRef(answer_id=str(data["a"]), language=str(data.get("l") or "en"), question=str(data.get("q") or ""))
+    return AnswerRef(answer_id=str(data["a"]), language=str(data.get("l") or "en"), question=str(data.get("q") or ""),
+                     channel=str(data.get("c") or ""), ts=str(data.get("t") or ""), thread=str(data.get("h") or ""))
 
 
 def answer_message(answer: Answer, *, consultant: bool, share: bool, shared_by: str | None = None) -> Message:
@@ -141,9 +150,21 @@ def answer_content(blocks: list[dict]) -> list[dict]:
     return [b for b in blocks if b.get("type") != "actions"]
 
 
+def consultant_confirmation(ref: AnswerRef) -> Message:
+    """Before anything is shared: what the consultants will see, and the choice to send it or not."""
+    words = texts(ref.language)
+    value = action_value(ref)
+    buttons = ActionsBlock(block_id=f"advisor_consultant_confirm:{ref.answer_id}", elements=[
+        ButtonElement(text=words["consultant_send"], action_id=CONSULTANT_SEND, value=value, style="primary"),
+        ButtonElement(text=words["consultant_cancel"], action_id=CONSULTANT_CANCEL, value=value)])
+    text = words["consultant_confirm"]
+    return Message(text=text, blocks=[_section(escape(text)).to_dict(), buttons.to_dict()])
+
+
 def consultant_message(*, question: str, content: list[dict], user: str, channel: str, direct: bool,
-                       permalink: str | None, group: str | None, language: str) -> Message:
-    """A request in the consultants' channel: who asked where, the question, the advisor's answer, a link back."""
+                       permalink: str | None, group: str | None, language: str, case: AnswerRef) -> Message:
+    """A request in the consultants' channel: who asked where, the question, the advisor's answer, a link back,
+    and the button that turns the case into an approved answer (`case`: where to reply to the official)."""
     words = texts(language)
     asked = (words["asked_in_dm"] if direct else words["asked_in"]).format(user=f"<@{user}>", channel=f"<#{channel}>")
     if group:
@@ -155,6 +176,8 @@ def consultant_message(*, question: str, content: list[dict], user: str, channel
     tail: list[Block] = []
     if permalink:
         tail.append(ContextBlock(elements=[MarkdownTextObject(text=link(permalink, words["open_conversation"]))]))
+    tail.append(ActionsBlock(block_id=f"advisor_case:{case.answer_id}", elements=[
+        ButtonElement(text=words["write_approved"], action_id=WRITE_APPROVED, value=action_value(case))]))
     text = f"{words['consultant_request']}: {truncate(escape(question), 200)}"
     return Message(text=text, blocks=_fit(head, tail, words))
 

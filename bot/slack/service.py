@@ -10,6 +10,8 @@ pseudonyms before anything is logged or stored.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -28,8 +30,10 @@ from bot.slack.events import Incoming, incoming, question_text, wanted
 from bot.slack.ratelimit import RateLimiter
 from bot.slack.texts import help_words, language_of, texts
 from bot.slack.threads import answer_metadata, turns_from_replies
-from engine.models import Answer, Turn
+from engine.models import Answer, Citation, Turn
 from engine.question_log import QuestionLog
+from ingest.approved import (DEFAULT_APPROVER, REVIEW_AFTER, ApprovedAnswerDraft, draft_problems,
+                             publish_approved_answer)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,7 @@ class SlackAdvisor:
         self._engine_slots = threading.BoundedSemaphore(settings.slack_engine_concurrency)
         self._lock = threading.Lock()
         self._private_answers: OrderedDict[str, Answer] = OrderedDict()
+        self._shown_answers: OrderedDict[str, list[dict]] = OrderedDict()  # answers on their way to consultants
 
     def who(self, team: str | None, user: str | None, channel: str | None) -> Who:
         team, user = team or "", user or ""
@@ -225,30 +230,106 @@ class SlackAdvisor:
         except Exception:  # the modal has closed: there is no one to apologise to, only the log
             log.exception("Could not store a feedback comment (reference %s)", reference())
 
-    def ask_consultant(self, value: str, body: dict, who: Who, client: WebClient, respond: Respond) -> None:
-        """"Ask a consultant": the question and the advisor's answer posted to the consultants' channel."""
+    def ask_consultant(self, value: str, body: dict, who: Who, respond: Respond) -> None:
+        """"Ask a consultant": first what would be shared, to confirm. The answer as shown is kept for the
+        request (an ephemeral answer is not sent back with a click on another message)."""
+        ref = blocks.parse_action_value(value)
+        with self._apologising(self._private_reply(respond), ref.language):
+            shown = body.get("message") or {}
+            if shown.get("blocks"):
+                with self._lock:
+                    self._shown_answers[ref.answer_id] = blocks.answer_content(shown["blocks"])
+                    while len(self._shown_answers) > PRIVATE_ANSWERS_KEPT:
+                        self._shown_answers.popitem(last=False)
+            where = blocks.AnswerRef(ref.answer_id, ref.language, ref.question, channel=who.channel,
+                                     ts=shown.get("ts") or "", thread=shown.get("thread_ts") or shown.get("ts") or "")
+            self._private_reply(respond)(blocks.consultant_confirmation(where))
+
+    def cancel_consultant(self, value: str, respond: Respond) -> None:
+        ref = blocks.parse_action_value(value)
+        respond(text=texts(ref.language)["consultant_cancelled"], replace_original=True, response_type="ephemeral")
+
+    def send_to_consultants(self, value: str, who: Who, client: WebClient, respond: Respond) -> None:
+        """Confirmed: the question and the advisor's answer posted to the consultants' channel, with the button
+        that turns the case into an approved answer."""
         ref = blocks.parse_action_value(value)
         settings = self.channels.settings(who.channel)
         with self._apologising(self._private_reply(respond), ref.language):
             consultants = settings.consultants_channel
             if not consultants:
                 raise RuntimeError("The consultant button was used but no consultants' channel is configured.")
-            shown = body.get("message") or {}
-            if shown.get("blocks"):
-                content = blocks.answer_content(shown["blocks"])
-            else:
+            with self._lock:
+                content = self._shown_answers.pop(ref.answer_id, None)
+            if content is None:
                 answer = self._private_answer(ref, settings)
                 content = blocks.answer_content(blocks.answer_message(answer, consultant=False, share=False).blocks)
-            permalink = self._permalink(client, who.channel, shown.get("ts")) if shown.get("ts") else None
+            permalink = self._permalink(client, who.channel, ref.ts) if ref.ts else None
             language = self.channels.settings(consultants).language or ref.language
             request = blocks.consultant_message(question=ref.question, content=content, user=who.user,
                                                 channel=who.channel, direct=who.direct, permalink=permalink,
-                                                group=self.settings.slack_consultants_group, language=language)
+                                                group=self.settings.slack_consultants_group, language=language,
+                                                case=ref)
             client.chat_postMessage(channel=consultants, text=request.text, blocks=request.blocks,
                                     unfurl_links=False, unfurl_media=False)
             self.log.record_escalation(ref.answer_id, platform=PLATFORM, channel=who.logged_channel, asker=who.asker)
-            self._private_reply(respond)(
-                self._notice("consultant_asked", ref.language, channel=f"<#{consultants}>"))
+            message = self._notice("consultant_asked", ref.language, channel=f"<#{consultants}>")
+            respond(text=message.text, blocks=message.blocks, replace_original=True, response_type="ephemeral")
+
+    # -- approved answers, written by a consultant from a case -----------------------------------------------------
+
+    def write_approved(self, value: str, body: dict, who: Who, client: WebClient) -> None:
+        """"Write the approved answer" on a case: the form, filled in with the question and the advisor's answer
+        as a draft (its `[n]` markers and numbered sources)."""
+        ref = blocks.parse_action_value(value)
+        language = self.channels.settings(who.channel).language or "en"
+        trigger = body.get("trigger_id")
+        try:
+            answer = self._ask(ref.question, [], self.channels.settings(ref.channel))
+            # The answer's paragraphs without its italic notes ("the sources are in English").
+            text = "\n\n".join(p for p in answer.answer.split("\n\n") if not p.startswith("_"))
+            draft = ApprovedAnswerDraft.model_construct(
+                question=ref.question, phrasings=[], answer=text,
+                sources="\n".join(f"{c.n}. {_source_line(c)}" for c in answer.citations),
+                approved_by=DEFAULT_APPROVER, review_by=dt.date.today() + REVIEW_AFTER)
+            metadata = {**json.loads(value), "cc": who.channel, "ct": (body.get("message") or {}).get("ts", "")}
+            client.views_open(trigger_id=trigger, view=views.approved_modal(draft, metadata, language))
+        except Exception:
+            ticket = reference()
+            log.exception("Could not open the approved-answer form (reference %s)", ticket)
+            client.chat_postEphemeral(channel=who.channel, user=who.user,
+                                      text=texts(language)["apology"].format(reference=ticket))
+
+    def approved_problems(self, view: dict) -> dict[str, str]:
+        """What keeps the form from being published, by field (Slack shows each under its field)."""
+        draft, problems, _ = views.approved_from_submission(view)
+        return problems or draft_problems(draft, dt.date.today())
+
+    def publish_approved(self, view: dict, who: Who, client: WebClient) -> None:
+        """The form submitted: the approved answer written into the knowledge folder and indexed, the official
+        answered in their thread with it, and the consultants told in the case's thread."""
+        if self.approved_problems(view):
+            return  # Slack keeps the form open with the problems shown (see `approved_problems`)
+        draft, _, meta = views.approved_from_submission(view)
+        case = blocks.parse_action_value(json.dumps(meta))
+        try:
+            path = publish_approved_answer(self.settings, draft)
+            answer = self._ask(case.question, [], self.channels.settings(case.channel))
+            words = texts(case.language)
+            message = blocks.answer_message(answer, consultant=False, share=False)
+            reply = blocks.notice(words["approved_reply"])
+            for posted in (reply, message):
+                client.chat_postMessage(channel=case.channel, thread_ts=case.thread or None, text=posted.text,
+                                        blocks=posted.blocks, unfurl_links=False, unfurl_media=False)
+            relative = path.relative_to(self.settings.knowledge_dir).as_posix()
+            done = blocks.notice(texts(self.channels.settings(meta.get("cc", "")).language or "en")["approved_written"],
+                                 user=f"<@{who.user}>", path=f"`{relative}`")
+            client.chat_postMessage(channel=meta.get("cc"), thread_ts=meta.get("ct") or None, text=done.text,
+                                    blocks=done.blocks)
+        except Exception:  # the form has closed: the consultants' thread hears of it
+            ticket = reference()
+            log.exception("Could not publish an approved answer (reference %s)", ticket)
+            client.chat_postMessage(channel=meta.get("cc"), thread_ts=meta.get("ct") or None,
+                                    text=texts("en")["apology"].format(reference=ticket))
 
     @staticmethod
     def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
@@ -299,3 +380,11 @@ class SlackAdvisor:
                 deliver(self._notice("apology", language, reference=ref))
             except Exception:
                 log.exception("Could not deliver the apology (reference %s)", ref)
+
+
+def _source_line(citation: Citation) -> str:
+    """A citation as one line of the form's sources: its first publication, else the section it quotes."""
+    if citation.sources:
+        first = citation.sources[0]
+        return ", ".join(part for part in (first.title, first.url, first.page) if part)
+    return ", ".join(part for part in (f"{citation.title} — {citation.section}", citation.url) if part)

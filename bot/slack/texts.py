@@ -22,7 +22,7 @@ def texts(language: str) -> dict:
     """The word set for a language (the words shared with Teams plus Slack's own), English for a language we do
     not serve."""
     table = _table()
-    return {**labels(language, "front_door.yaml"), **table.get(language, table["en"])}
+    return {**labels(language, "front_door.yaml"), **table["en"], **table.get(language, {})}
 
 
 def language_of(question: str, hint: str | None) -> str:

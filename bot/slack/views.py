@@ -11,9 +11,11 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
+    DatePickerElement,
     DividerBlock,
     HeaderBlock,
     InputBlock,
@@ -29,9 +31,11 @@ from bot.slack.mrkdwn import escape
 from bot.slack.texts import texts
 from engine.messages import labels
 from engine.question_log import MAX_COMMENT_CHARS
+from ingest.approved import ApprovedAnswerDraft
 
 COMMENT_CALLBACK = "advisor_feedback_comment"
 COMMENT_BLOCK = "comment"
+APPROVED_CALLBACK = "advisor_approved_answer"
 
 
 @dataclass(frozen=True)
@@ -130,3 +134,48 @@ def comment_from_submission(view: dict) -> tuple[str, str, str]:
     meta = json.loads(view.get("private_metadata") or "{}")
     value = (((view.get("state") or {}).get("values") or {}).get(COMMENT_BLOCK) or {}).get(COMMENT_BLOCK) or {}
     return str(meta.get("a", "")), str(meta.get("l", "en")), (value.get("value") or "")[:MAX_COMMENT_CHARS]
+
+
+def approved_modal(draft: ApprovedAnswerDraft, metadata: dict, language: str) -> dict:
+    """The form a consultant turns a case into an approved answer with, filled in with the question and the
+    advisor's answer (its `[n]` markers and numbered sources) as a draft."""
+    words = texts(language)
+
+    def field(block: str, label: str, initial: str, multiline: bool = False, max_length: int = 3000,
+              hint: str | None = None) -> InputBlock:
+        return InputBlock(block_id=block, label=label, hint=hint, element=PlainTextInputElement(
+            action_id=block, initial_value=initial[:max_length], multiline=multiline, max_length=max_length))
+
+    blocks = [
+        field("question", words["approved_question"], draft.question, max_length=300),
+        field("phrasings", words["approved_phrasings"], "\n".join(draft.phrasings), multiline=True),
+        field("answer", words["approved_answer"], draft.answer, multiline=True, hint=words["approved_answer_hint"]),
+        field("sources", words["approved_sources"], draft.sources, multiline=True),
+        field("approved_by", words["approved_by"], draft.approved_by, max_length=120),
+        InputBlock(block_id="review_by", label=words["approved_review_by"],
+                   element=DatePickerElement(action_id="review_by", initial_date=draft.review_by.isoformat())),
+    ]
+    return View(type="modal", callback_id=APPROVED_CALLBACK, title=words["approved_title"],
+                submit=words["approved_submit"], close=words["consultant_cancel"],
+                private_metadata=json.dumps(metadata), blocks=blocks).to_dict()
+
+
+def approved_from_submission(view: dict) -> tuple[ApprovedAnswerDraft | None, dict[str, str], dict]:
+    """The consultant's draft from the submitted form, or the problems by field (block id), and the form's
+    metadata. The draft's language is the official's question's."""
+    values = (view.get("state") or {}).get("values") or {}
+    metadata = json.loads(view.get("private_metadata") or "{}")
+
+    def read(block: str) -> str:
+        entry = (values.get(block) or {}).get(block) or {}
+        return (entry.get("value") or entry.get("selected_date") or "").strip()
+
+    fields = {"question": read("question"), "answer": read("answer"), "sources": read("sources"),
+              "approved_by": read("approved_by"), "review_by": read("review_by") or None,
+              "phrasings": [line.strip() for line in read("phrasings").splitlines() if line.strip()],
+              "language": metadata.get("l") if metadata.get("l") in ("en", "nl", "fr", "de") else "en"}
+    try:
+        return ApprovedAnswerDraft.model_validate(fields), {}, metadata
+    except ValidationError as exc:
+        problems = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"] and str(e["loc"][0]) in values}
+        return None, problems or {"answer": str(exc.errors()[0]["msg"])}, metadata

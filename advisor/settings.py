@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     digest_skip_empty: bool = Field(False, description="Skip a digest with nothing to report instead of saying so.")
     digest_show_questions: bool = Field(
         False, description="Quote (scrubbed) questions in the officials' digest; needs ADVISOR_STORE_QUESTION_TEXT.")
+    digest_min_group: int = Field(
+        3, ge=1, description="The officials' digest reports no count of questions smaller than this (a topic asked "
+        "about once or twice could point at who asked).")
     retention_days: int = Field(180, ge=1, description="Days the question log keeps questions and feedback.")
 
     @field_validator("knowledge_dir", "store_dir", "model_cache_dir")

@@ -30,6 +30,9 @@ MAX_THEMES = 3
 MAX_NEW_DOCUMENTS = 5
 MAX_APPROVED = 3
 MAX_GAPS = 5
+MIN_GROUP = 3  # the default of ADVISOR_DIGEST_MIN_GROUP (advisor/settings.py)
+# Conversations only the asker reads: a Slack direct message, a Teams personal chat, the terminal.
+PRIVATE_CHANNELS = frozenset({"dm", "personal"})
 MAX_EXAMPLES = 3
 MAX_TOPIC_WORDS = 5
 # Two questions belong to one gap when their embeddings are at least this close (cosine of the bundled
@@ -66,12 +69,16 @@ def period_ending(now: dt.datetime, timezone: str) -> Period:
 
 
 def officials_digest(log: QuestionLog, knowledge: KnowledgeView, period: Period, language: str,
-                     show_questions: bool = False) -> OfficialsDigest:
+                     show_questions: bool = False, min_group: int = MIN_GROUP) -> OfficialsDigest:
+    """What an officials' channel hears this week. It is posted where many read it, so it reports no count of
+    questions under `min_group` (a topic asked about once could point at the one who asked) and, when questions
+    are shown, only those asked where others could read them, never in a private conversation."""
     questions = log.questions(period.start, period.end)
     titles = knowledge.titles(language)
     kinds = knowledge.doc_types()
     answered = [q for q in questions if not q.abstained]
-    examples = [q.question for q in answered if q.question] if show_questions else []
+    public = [q for q in answered if q.question and not _private(q)]
+    examples = [q.question for q in public] if show_questions and len(public) >= min_group else []
     # Titles as the knowledge base now has them in the channel's language, where a translation exists.
     changed = [d.model_copy(update={"title": titles.get(d.source, d.title)}) for d in new_documents(log, period, language)]
     approved = [d for d in changed if kinds.get(d.source) == "approved_answer" and d.kind != "removed"]
@@ -85,12 +92,16 @@ def officials_digest(log: QuestionLog, knowledge: KnowledgeView, period: Period,
         new_documents=documents,
         holdings=holdings,
         approved_answers=approved[:MAX_APPROVED],
-        themes=themes(answered, titles),
-        questions_answered=len(answered),
+        themes=themes(answered, titles, min_group),
+        questions_answered=len(answered) if len(answered) >= min_group else 0,
         example_questions=list(dict.fromkeys(examples))[:MAX_EXAMPLES],
         practice=practice_point(knowledge.passages_of_type("guidance"), period,
                                 lambda passage: knowledge.in_language(passage, language)),
     )
+
+
+def _private(question: LoggedQuestion) -> bool:
+    return question.channel in PRIVATE_CHANNELS or question.platform == "cli"
 
 
 def new_documents(log: QuestionLog, period: Period, language: str = "en") -> list[NewDocument]:
@@ -111,10 +122,12 @@ def new_documents(log: QuestionLog, period: Period, language: str = "en") -> lis
     return sorted(shown, key=lambda d: (d.kind != "added", d.title))
 
 
-def themes(answered: Sequence[LoggedQuestion], titles: dict[str, str]) -> list[Theme]:
-    """What people asked about: answered questions counted under the first document their answer cited."""
+def themes(answered: Sequence[LoggedQuestion], titles: dict[str, str], min_group: int = 1) -> list[Theme]:
+    """What people asked about: answered questions counted under the first document their answer cited, for
+    documents asked about at least `min_group` times."""
     counts = Counter(english_path(q.sources[0]) for q in answered if q.sources)  # a translation counts as its file
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], titles.get(kv[0], kv[0])))
+    ranked = sorted(((source, n) for source, n in counts.items() if n >= min_group),
+                    key=lambda kv: (-kv[1], titles.get(kv[0], kv[0])))
     return [Theme(title=titles.get(source, source), source=source, count=n) for source, n in ranked[:MAX_THEMES]]
 
 

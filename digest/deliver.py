@@ -44,7 +44,8 @@ def build(channel: DigestChannel, settings: Settings, question_log: QuestionLog,
     if channel.audience == "consultants":
         return gaps_report(question_log, knowledge, period, channel.language)
     show = settings.digest_show_questions and question_log.store_text
-    return officials_digest(question_log, knowledge, period, channel.language, show_questions=show)
+    return officials_digest(question_log, knowledge, period, channel.language, show_questions=show,
+                            min_group=settings.digest_min_group)
 
 
 def run_digests(settings: Settings, question_log: QuestionLog, knowledge: KnowledgeView, *,

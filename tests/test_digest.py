@@ -26,9 +26,9 @@ def question_log(tmp_path):
     return lambda store_text=False: QuestionLog(f"sqlite:///{tmp_path / 'state.db'}", salt="test", store_text=store_text)
 
 
-def seed(log: QuestionLog, advisor, question: str, days_ago: float, asker: str = "u1") -> str:
+def seed(log: QuestionLog, advisor, question: str, days_ago: float, asker: str = "u1", channel: str = "C1") -> str:
     answer = advisor.ask(question, id=uuid.uuid4().hex)
-    return log.record_question(answer, platform="slack", channel="C1", asker=log.pseudonym("slack", "T1", asker),
+    return log.record_question(answer, platform="slack", channel=channel, asker=log.pseudonym("slack", "T1", asker),
                                at=NOW - dt.timedelta(days=days_ago))
 
 
@@ -48,7 +48,8 @@ def test_officials_digest_reports_changes_themes_and_a_practice_without_question
         DocumentChange(kind="added", doc_id="case-lyon", source="cases/lyon.md", title="Lyon night economy",
                        summary="How Lyon set up a backbone.", url="https://example.org/lyon")])])
 
-    digest = officials_digest(log, advisor, period_ending(NOW, "Europe/Brussels"), "en", show_questions=True)
+    digest = officials_digest(log, advisor, period_ending(NOW, "Europe/Brussels"), "en", show_questions=True,
+                              min_group=1)  # every count shown (the privacy floor has a test of its own)
 
     assert digest.period.week == "2026-W48"
     assert [d.title for d in digest.new_documents] == ["Lyon night economy"]
@@ -318,3 +319,24 @@ def test_the_first_digest_after_installation_fits_in_one_screen_in_the_channel_l
     blocks = slack_blocks(digest)
     slack_lines = sum(b["text"]["text"].count("\n") + 1 for b in blocks if b["type"] == "section")
     assert slack_lines <= 20 and "**" not in json.dumps(blocks)  # Block Kit mrkdwn, not raw Markdown
+
+
+def test_the_officials_digest_reports_no_small_group_and_no_question_from_a_private_conversation(question_log,
+                                                                                                advisor):
+    log = question_log(store_text=True)
+    seed(log, advisor, "How did Memphis reduce violent crime?", days_ago=1, channel="dm")  # one question: a person
+    period = period_ending(NOW, "Europe/Brussels")
+
+    alone = officials_digest(log, advisor, period, "en", show_questions=True)
+    assert alone.questions_answered == 0 and alone.themes == [] and alone.example_questions == []
+    assert "Memphis" not in as_text(alone).split("Practice point")[0]
+
+    for question in ("What did Memphis do against violent crime?", "Who led Operation: Safe Community in Memphis?"):
+        seed(log, advisor, question, days_ago=1)
+    grown = officials_digest(log, advisor, period, "en", show_questions=True)
+    assert grown.questions_answered == 3
+    # Asked in a channel, two questions may be quoted only with a third beside them; the direct message never is.
+    assert grown.example_questions == [] and "How did Memphis reduce" not in as_text(grown)
+    seed(log, advisor, "Which partners did Memphis bring together?", days_ago=1)
+    shown = officials_digest(log, advisor, period, "en", show_questions=True)
+    assert len(shown.example_questions) == 3 and "How did Memphis reduce violent crime?" not in shown.example_questions

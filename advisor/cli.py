@@ -24,7 +24,19 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands, with a misconfigured state database said in one line rather than a stack trace."""
+
+    def invoke(self, ctx: click.Context):
+        from engine.question_log import StateError
+
+        try:
+            return super().invoke(ctx)
+        except StateError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Collective Impact Advisor: grounded advice on Collective Impact for urban security and social cohesion."""
 
@@ -282,6 +294,11 @@ def digest(mode: str, audience: str | None, as_json: bool) -> None:
     from engine.question_log import QuestionLog
 
     settings = get_settings()
+    if mode == "post":
+        from bot.slack.redact import configure_logging
+
+        # A failed post is logged with the platform's error body: the same redaction as `advisor slack`.
+        configure_logging(settings.log_level)
     channels = settings.digest_channels
     if not channels:
         if mode == "post":
@@ -389,7 +406,8 @@ def evaluate(devset: str | None, split: str, as_json: bool, show_failures: bool,
     if as_json:
         click.echo(evaluation.report_json(report))
         return
-    table = Table(title=f"Section retrieval, {split} split of {report.questions} questions (those in scope)")
+    table = Table(title=f"Section retrieval, {split} split: the {report.in_scope} of {report.questions} questions "
+                        "in scope")
     for column in ("retriever", "hit@1", "hit@5", "MRR", "hit@5 other languages"):
         table.add_column(column, justify="right")
     for mode, r in report.retrieval.items():

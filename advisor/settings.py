@@ -108,7 +108,9 @@ class Settings(BaseSettings):
     )
     store_question_text: bool = Field(False, description="Keep the text of questions in the question log.")
     pseudonym_salt: SecretStr | None = Field(
-        None, description="Secret salt for pseudonymising user ids; default: a random salt kept in the state database."
+        None, description="Secret key of the user pseudonyms; required with a shared state database (PostgreSQL). "
+                          "Default with SQLite: a random key in `pseudonym.key` beside the database (owner-only "
+                          "permissions), never in the database itself."
     )
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))

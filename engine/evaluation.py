@@ -88,6 +88,7 @@ class RetrievalScores(BaseModel):
 class Report(BaseModel):
     split: str
     questions: int
+    in_scope: int  # the questions with a gold section: the retrieval figures are over these
     retrieval: dict[str, RetrievalScores]
     cites_gold_section: float
     key_fact_coverage: float
@@ -217,6 +218,7 @@ def evaluate(advisor: Advisor, items: list[DevItem], split: str = "all",
     return Report(
         split=split,
         questions=len(items),
+        in_scope=len(in_scope),
         retrieval=retrieval,
         cites_gold_section=_share(cites),
         key_fact_coverage=round(statistics.fmean(facts), 3) if facts else 0.0,

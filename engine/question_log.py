@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
@@ -43,6 +44,7 @@ _PHONE = re.compile(r"(?<!\w)\+?\d[\d ()./-]{7,}\d")
 # Mentions as the platforms deliver them: Slack `<@U123|name>`, Teams `<at>Jane Doe</at>`, typed `@Jane Doe`.
 _MENTION = re.compile(r"<@[^>]+>|<at>.*?</at>|@[A-Z\u00C0-\u024F][\w.'-]*(?:\s+[A-Z\u00C0-\u024F][\w.'-]*)*")
 CLOSEST_SOURCES = 3
+PSEUDONYM_KEY_FILE = "pseudonym.key"  # beside a SQLite state database
 
 
 def utcnow() -> dt.datetime:
@@ -232,35 +234,51 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class QuestionLog:
-    """The question log over one database; safe to share between threads and between processes."""
+class StateError(ValueError):
+    """The state database cannot be used as configured; the message says what to set."""
 
-    def __init__(self, url: str, *, salt: str | None = None, store_text: bool = False):
+
+class QuestionLog:
+    """The question log over one database; safe to share between threads and between processes.
+
+    Pseudonyms are keyed hashes, and the key is never kept in the database they are stored in: whoever has a copy
+    of the database alone cannot link a pseudonym to a user id. `salt` is the key (ADVISOR_PSEUDONYM_SALT); without
+    it, a SQLite log keeps a random key in `key_file` (owner-only permissions), and a shared database (PostgreSQL)
+    is refused, since each machine would otherwise make its own key."""
+
+    def __init__(self, url: str, *, salt: str | None = None, key_file: Path | None = None, store_text: bool = False):
         database = make_url(url)
         if database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:"):
             Path(database.database).parent.mkdir(parents=True, exist_ok=True)
+        if not salt and key_file is None:
+            raise StateError("Set ADVISOR_PSEUDONYM_SALT to a long random secret: with a shared state database "
+                             "(ADVISOR_STATE_URL) every instance must use the same key, and it is not kept in the "
+                             "database.")
         self.engine = make_engine(url)
         self.store_text = store_text
         _create_tables(self.engine)
-        self._salt = salt or self._shared_salt()
+        self._salt = salt or self._file_key(key_file)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QuestionLog:
         salt = settings.pseudonym_salt.get_secret_value() if settings.pseudonym_salt else None
-        return cls(settings.state_database_url, salt=salt, store_text=settings.store_question_text)
+        database = make_url(settings.state_database_url)
+        local = database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:")
+        key_file = Path(database.database).with_name(PSEUDONYM_KEY_FILE) if local else None
+        return cls(settings.state_database_url, salt=salt, key_file=key_file, store_text=settings.store_question_text)
 
-    def _shared_salt(self) -> str:
-        """A random salt kept in the database, created by whichever replica starts first, so all agree."""
-        with Session(self.engine) as session:
-            row = session.get(MetaRow, "pseudonym_salt")
-            if row is not None:
-                return row.value
-            session.add(MetaRow(key="pseudonym_salt", value=secrets.token_hex(32)))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-            return session.get(MetaRow, "pseudonym_salt").value
+    def _file_key(self, path: Path) -> str:
+        """The key in `path`, made on first use. A log written before keys left the database has its key there:
+        it moves to the file (so pseudonyms already stored stay the same) and out of the database."""
+        if not path.exists():
+            with Session(self.engine) as session:
+                row = session.get(MetaRow, "pseudonym_salt")
+                _write_key_once(path, row.value if row is not None else secrets.token_hex(32))
+        key = _read_key(path)
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(MetaRow).where(MetaRow.key == "pseudonym_salt"))
+        self._checkpoint()
+        return key
 
     def pseudonym(self, *parts: str) -> str:
         """The stored (and logged) form of a user: e.g. `log.pseudonym("slack", team_id, user_id)`."""
@@ -485,6 +503,28 @@ def _about(row: QuestionTopicsRow | None) -> dict:
         return {}
     return {"topics": tuple(row.topics or ()), "sections": tuple(tuple(s) for s in row.sections or ()),
             "vector": tuple(row.vector) if row.vector else None}
+
+
+def _write_key_once(path: Path, key: str) -> None:
+    """Create the key file with owner-only permissions, unless another process got there first (its key wins)."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key)
+    try:
+        os.link(temporary, path)  # fails if the file exists: creating it is one step, never half a key
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+
+
+def _read_key(path: Path) -> str:
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 16:
+        raise StateError(f"The pseudonym key file {path} is empty or too short; restore it from a backup (without "
+                         "it, stored pseudonyms no longer match their users) or set ADVISOR_PSEUDONYM_SALT.")
+    return key
 
 
 def _require_question(session: Session, question_id: str) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import uuid
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +18,7 @@ from digest.deliver import run_digests
 from digest.render import SLACK_MAX_BLOCKS, SLACK_SECTION_CHARS, as_text, slack_blocks, teams_card
 from engine.question_log import QuestionLog
 from ingest.changes import DocumentChange, IngestRun
+from tests.conftest import make_settings
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)  # Monday 09:00 in Brussels, ISO week 48
 PRIVATE = "Can jane.doe@city.example or +32 470 12 34 56 tell @Jan Peeters how a backbone works?"
@@ -340,3 +343,80 @@ def test_the_officials_digest_reports_no_small_group_and_no_question_from_a_priv
     seed(log, advisor, "Which partners did Memphis bring together?", days_ago=1)
     shown = officials_digest(log, advisor, period, "en", show_questions=True)
     assert len(shown.example_questions) == 3 and "How did Memphis reduce violent crime?" not in shown.example_questions
+
+
+def test_the_pseudonym_key_is_kept_out_of_the_database_it_protects(tmp_path):
+    from engine.question_log import PSEUDONYM_KEY_FILE, pseudonymise
+
+    settings = make_settings(tmp_path / "knowledge", tmp_path / "store")  # SQLite state.db beside the store
+    database = tmp_path / "state.db"
+    log = QuestionLog.from_settings(settings)
+    key_file = tmp_path / PSEUDONYM_KEY_FILE
+    assert key_file.exists() and key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text()
+    pseudonym = log.pseudonym("slack", "T1", "U1")
+    log.close()
+    assert key.encode() not in database.read_bytes()
+    assert QuestionLog.from_settings(settings).pseudonym("slack", "T1", "U1") == pseudonym  # stable across restarts
+
+    # A log from before: its key sat in the database. It moves to the file, so stored pseudonyms still match.
+    key_file.unlink()
+    with sqlite3.connect(database) as connection:
+        connection.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_salt', ?)", ("k" * 64,))
+    moved = QuestionLog.from_settings(settings)
+    assert moved.pseudonym("slack", "T1", "U1") == pseudonymise("k" * 64, "slack", "T1", "U1")
+    assert key_file.read_text() == "k" * 64
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM meta WHERE key = 'pseudonym_salt'").fetchone() == (0,)
+
+
+def test_a_shared_state_database_needs_the_pseudonym_key_set(tmp_path, monkeypatch):
+    from advisor.cli import main
+    from advisor.settings import get_settings
+
+    monkeypatch.setenv("ADVISOR_STATE_URL", "postgresql://advisor@127.0.0.1:1/advisor")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["privacy", "export", "--user", "slack:T1:U1"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "Set ADVISOR_PSEUDONYM_SALT" in result.output and "Traceback" not in result.output
+
+
+def test_a_failed_digest_post_is_logged_without_tokens_or_user_ids(kb_settings, tmp_path):
+    """`advisor digest --post` as cron runs it, against a stand-in for Slack's Web API (the real one cannot be
+    reached from tests) whose error body carries a token and a user id."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    class RefusingSlack(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"ok": False, "error": "not_in_channel",
+                               "detail": "xoxb-111-222-secret could not post for U0PRIVATE01"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingSlack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "ADVISOR_KNOWLEDGE_DIR": str(kb_settings.knowledge_dir),
+           "ADVISOR_STORE_DIR": str(kb_settings.store_dir), "ADVISOR_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+           "ADVISOR_PSEUDONYM_SALT": "test-key-of-sixteen-chars", "SLACK_BOT_TOKEN": "xoxb-111-222-secret",
+           "ADVISOR_SLACK_API_URL": f"http://127.0.0.1:{server.server_port}/api/",
+           "ADVISOR_DIGEST_CHANNELS": '[{"platform": "slack", "channel": "C0DIGEST", "audience": "officials"}]'}
+    try:
+        run = subprocess.run([sys.executable, "-m", "advisor.cli", "digest", "--post"], env=env, capture_output=True,
+                             text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    finally:
+        server.shutdown()
+    assert run.returncode == 1 and "failed" in run.stdout
+    assert "not_in_channel" in run.stderr  # the reason is there for the administrator
+    assert "xoxb-111-222-secret" not in run.stdout + run.stderr and "U0PRIVATE01" not in run.stderr

@@ -52,6 +52,8 @@ class KnowledgeView(Protocol):
 
     def doc_types(self) -> dict[str, str]: ...
 
+    def headings(self, language: str = "en") -> dict[tuple[str, str], str]: ...
+
     def passages_of_type(self, doc_type: str) -> list[Passage]: ...
 
     def in_language(self, passage: Passage, language: str) -> Passage: ...
@@ -92,7 +94,7 @@ def officials_digest(log: QuestionLog, knowledge: KnowledgeView, period: Period,
         new_documents=documents,
         holdings=holdings,
         approved_answers=approved[:MAX_APPROVED],
-        themes=themes(answered, titles, min_group),
+        themes=themes(answered, titles, knowledge.headings(language), min_group),
         questions_answered=len(answered) if len(answered) >= min_group else 0,
         example_questions=list(dict.fromkeys(examples))[:MAX_EXAMPLES],
         practice=practice_point(knowledge.passages_of_type("guidance"), period,
@@ -122,13 +124,20 @@ def new_documents(log: QuestionLog, period: Period, language: str = "en") -> lis
     return sorted(shown, key=lambda d: (d.kind != "added", d.title))
 
 
-def themes(answered: Sequence[LoggedQuestion], titles: dict[str, str], min_group: int = 1) -> list[Theme]:
-    """What people asked about: answered questions counted under the first document their answer cited, for
-    documents asked about at least `min_group` times."""
-    counts = Counter(english_path(q.sources[0]) for q in answered if q.sources)  # a translation counts as its file
-    ranked = sorted(((source, n) for source, n in counts.items() if n >= min_group),
-                    key=lambda kv: (-kv[1], titles.get(kv[0], kv[0])))
-    return [Theme(title=titles.get(source, source), source=source, count=n) for source, n in ranked[:MAX_THEMES]]
+def themes(answered: Sequence[LoggedQuestion], titles: dict[str, str], headings: dict[tuple[str, str], str],
+           min_group: int = 1) -> list[Theme]:
+    """What people asked about: answered questions counted under the section their answer came from (the best
+    one retrieval found; the first document cited for questions logged before sections were kept), for sections
+    asked about at least `min_group` times. `headings`: each section's heading in the digest's language."""
+    def topic(q: LoggedQuestion) -> tuple[str, str] | None:
+        if q.sections:
+            return q.sections[0]
+        return (english_path(q.sources[0]), "") if q.sources else None  # a translation counts as its file
+
+    counts = Counter(key for key in map(topic, answered) if key is not None)
+    named = {key: headings.get(key) or titles.get(key[0], key[0]) for key in counts}
+    ranked = sorted(((key, n) for key, n in counts.items() if n >= min_group), key=lambda kv: (-kv[1], named[kv[0]]))
+    return [Theme(title=named[key], source=key[0], section=key[1], count=n) for key, n in ranked[:MAX_THEMES]]
 
 
 def practice_point(guidance: Sequence[Passage], period: Period,

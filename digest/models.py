@@ -29,11 +29,12 @@ class NewDocument(BaseModel):
 
 
 class Theme(BaseModel):
-    """Questions whose answers leaned on the same document."""
+    """Questions whose answers came from the same section (or, logged before sections were kept, document)."""
 
-    title: str
+    title: str  # the section's heading in the digest's language, or the document's title
     source: str
     count: int
+    section: str = ""
 
 
 class PracticePoint(BaseModel):

@@ -125,6 +125,15 @@ class Advisor:
             titles[answer.passage.source] = own.passage.title if own else answer.passage.title
         return titles
 
+    def headings(self, language: str = "en") -> dict[tuple[str, str], str]:
+        """Each section's heading (its last part) by (source, section), in `language` where it is translated."""
+        self.index.refresh_if_changed()
+        out = {}
+        for cid, p in self.index.passages.items():
+            translated = self.index.translation(cid, language) if language != "en" else None
+            out[(p.source, p.section)] = (translated.passage if translated else p).section.split(" > ")[-1]
+        return out
+
     def doc_types(self) -> dict[str, str]:
         """The type of each indexed document (approved answers included) by its source path."""
         self.index.refresh_if_changed()

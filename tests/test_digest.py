@@ -58,7 +58,8 @@ def test_officials_digest_reports_changes_themes_and_a_practice_without_question
     assert [d.title for d in digest.new_documents] == ["Lyon night economy"]
     assert digest.questions_answered == 4
     assert sum(t.count for t in digest.themes) == 4
-    assert digest.themes[0].count >= 2  # the backbone questions land on the same document
+    assert digest.themes[0].count >= 2  # the backbone questions land on the same section
+    assert all(t.section and t.title == t.section.split(" > ")[-1] for t in digest.themes)  # named by its heading
     assert digest.practice is not None and digest.practice.source.startswith("guidance/")
     assert digest.practice.url.startswith("http")
     text = as_text(digest)

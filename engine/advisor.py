@@ -57,6 +57,15 @@ class Advisor:
         return Query(text=text, language=language, english_terms=english, about_terms=asks_about_terms(text),
                      asked=asked, alone=asked or question)
 
+    def question_vector(self, text: str, embedded: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """A question's embedding; `embedded`: those already computed for this question, by text, so a question
+        searched alone, with its conversation and against the approved answers is embedded once per text."""
+        if embedded is None:
+            return self.embedder.embed_query(text)
+        if text not in embedded:
+            embedded[text] = self.embedder.embed_query(text)
+        return embedded[text]
+
     def search(self, query: Query, top_k: int, filters: Filters | None = None, mode: Mode = "hybrid",
                embedded: dict[str, np.ndarray] | None = None) -> Retrieval:
         """Sections for a query. `embedded`: question vectors already computed for this question, by text (a
@@ -64,17 +73,11 @@ class Advisor:
         vector = None
         if mode != "lexical":
             embedded = {} if embedded is None else embedded
-
-            def embed(text: str) -> np.ndarray:
-                if text not in embedded:
-                    embedded[text] = self.embedder.embed_query(text)
-                return embedded[text]
-
-            vector = embed(query.dense_text)
+            vector = self.question_vector(query.dense_text, embedded)
             if query.alone != query.text:
                 # A follow-up is searched by the conversation and by itself alike, so the earlier question gives
                 # the context without outweighing what is asked now ("and does that body still exist?").
-                vector = vector + embed(query.alone)
+                vector = vector + self.question_vector(query.alone, embedded)
                 vector = vector / np.linalg.norm(vector)
         return retrieve(self.index, query, vector, top_k, filters, mode)
 
@@ -163,10 +166,7 @@ class Advisor:
         without earlier turns or instruction clauses."""
         if not len(self.index.approved) or not tokens(question):
             return None
-        embedded = {} if embedded is None else embedded
-        if question not in embedded:
-            embedded[question] = self.embedder.embed_query(question)
-        vector = embedded[question]
+        vector = self.question_vector(question, embedded)
         return self.index.approved.match(vector / np.linalg.norm(vector))
 
     def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None,

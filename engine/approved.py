@@ -65,7 +65,7 @@ class ApprovedAnswers:
     def match(self, vector: np.ndarray, today: dt.date | None = None, floor: float = FLOOR,
               margin: float = MARGIN) -> Match | None:
         """The approved answer a question (its normalised query vector) asks for, if any is still served."""
-        if not self.answers or vector is None:
+        if not self.answers:
             return None
         best = self.closest(vector, today or dt.date.today())
         if best is None or best.similarity < floor or best.margin < margin:
@@ -76,17 +76,14 @@ class ApprovedAnswers:
         """The served approved answer with the phrasing closest to the question, however far."""
         similarities = self._phrasings @ vector
         others = self._questions @ vector if len(self._questions) else np.zeros(0)
-        best: Match | None = None
         for i in np.argsort(-similarities):
             answer = self.answers[self._owner[i]]
-            if not answer.served_on(today):
-                continue
-            # Its own sections' questions do not compete with it: it was written from them.
-            rivals = others[~np.isin(self._question_section, answer.sections)] if len(others) else others
-            rival = float(rivals.max()) if len(rivals) else 0.0
-            best = Match(answer, float(similarities[i]), float(similarities[i]) - rival)
-            break
-        return best
+            if answer.served_on(today):
+                # Its own sections' questions do not compete with it: it was written from them.
+                rivals = others[~np.isin(self._question_section, answer.sections)]
+                rival = float(rivals.max()) if len(rivals) else 0.0
+                return Match(answer, float(similarities[i]), float(similarities[i]) - rival)
+        return None
 
     def expired(self, today: dt.date | None = None) -> list[ApprovedAnswer]:
         today = today or dt.date.today()

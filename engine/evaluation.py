@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -33,6 +33,7 @@ from ingest.translations import TRANSLATED_LANGUAGES
 
 MAX_FALSE_ABSTENTION = 0.05
 Split = Literal["tune", "test", "all"]
+Item = TypeVar("Item", "DevItem", "Paraphrase")
 
 
 class GoldSection(BaseModel):
@@ -109,14 +110,16 @@ class Report(BaseModel):
 
 
 def load_devset(path: Path, split: Split = "all") -> list[DevItem]:
-    items = [DevItem.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [i for i in items if split == "all" or i.split == split]
+    return _load_split(path, DevItem, split)
 
 
 def load_paraphrases(path: Path, split: Split = "all") -> list[Paraphrase]:
-    if not path.exists():
-        return []
-    items = [Paraphrase.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _load_split(path, Paraphrase, split) if path.exists() else []
+
+
+def _load_split(path: Path, model: type[Item], split: Split) -> list[Item]:
+    """The items of a JSON Lines file in one half (or both)."""
+    items = [model.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [i for i in items if split == "all" or i.split == split]
 
 
@@ -309,7 +312,7 @@ def _closest(advisor: Advisor, question: str) -> Closest:
     asked = advisor.make_query(question).asked
     if not asked:
         return None
-    vector = advisor.embedder.embed_query(asked)
+    vector = advisor.question_vector(asked)
     match = advisor.index.approved.closest(vector / np.linalg.norm(vector), dt.date.today())
     return None if match is None else (match.answer.passage.source, match.similarity, match.margin)
 

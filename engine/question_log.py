@@ -276,8 +276,12 @@ class QuestionLog:
                 _write_key_once(path, row.value if row is not None else secrets.token_hex(32))
         key = _read_key(path)
         with Session(self.engine) as session, session.begin():
-            session.execute(delete(MetaRow).where(MetaRow.key == "pseudonym_salt"))
-        self._checkpoint()
+            # Only a log from before the move has the row: start-up stays a read otherwise.
+            moved = session.get(MetaRow, "pseudonym_salt") is not None
+            if moved:
+                session.execute(delete(MetaRow).where(MetaRow.key == "pseudonym_salt"))
+        if moved:
+            self._checkpoint()
         return key
 
     def pseudonym(self, *parts: str) -> str:

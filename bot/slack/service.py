@@ -181,10 +181,7 @@ class SlackAdvisor:
             started = time.perf_counter()
             answer = self._ask(question, [], settings)
             self._record(answer, who, conversation=None, started=started)
-            with self._lock:
-                self._private_answers[answer.id] = answer
-                while len(self._private_answers) > PRIVATE_ANSWERS_KEPT:
-                    self._private_answers.popitem(last=False)
+            self._remember(self._private_answers, answer.id, answer)
             reply(blocks.answer_message(answer, consultant=bool(settings.consultants_channel), share=True))
 
     def _private_answer(self, ref: blocks.AnswerRef, settings: ChannelSettings) -> Answer:
@@ -237,10 +234,7 @@ class SlackAdvisor:
         with self._apologising(self._private_reply(respond), ref.language):
             shown = body.get("message") or {}
             if shown.get("blocks"):
-                with self._lock:
-                    self._shown_answers[ref.answer_id] = blocks.answer_content(shown["blocks"])
-                    while len(self._shown_answers) > PRIVATE_ANSWERS_KEPT:
-                        self._shown_answers.popitem(last=False)
+                self._remember(self._shown_answers, ref.answer_id, blocks.answer_content(shown["blocks"]))
             where = blocks.AnswerRef(ref.answer_id, ref.language, ref.question, channel=who.channel,
                                      ts=shown.get("ts") or "", thread=shown.get("thread_ts") or shown.get("ts") or "")
             self._private_reply(respond)(blocks.consultant_confirmation(where))
@@ -299,7 +293,8 @@ class SlackAdvisor:
             client.chat_postEphemeral(channel=who.channel, user=who.user,
                                       text=texts(language)["apology"].format(reference=ticket))
 
-    def approved_problems(self, view: dict) -> dict[str, str]:
+    @staticmethod
+    def approved_problems(view: dict) -> dict[str, str]:
         """What keeps the form from being published, by field (Slack shows each under its field)."""
         draft, problems, _ = views.approved_from_submission(view)
         return problems or draft_problems(draft, dt.date.today())
@@ -307,10 +302,11 @@ class SlackAdvisor:
     def publish_approved(self, view: dict, who: Who, client: WebClient) -> None:
         """The form submitted: the approved answer written into the knowledge folder and indexed, the official
         answered in their thread with it, and the consultants told in the case's thread."""
-        if self.approved_problems(view):
+        draft, problems, meta = views.approved_from_submission(view)
+        if problems or draft_problems(draft, dt.date.today()):
             return  # Slack keeps the form open with the problems shown (see `approved_problems`)
-        draft, _, meta = views.approved_from_submission(view)
         case = blocks.parse_action_value(json.dumps(meta))
+        consultants = texts(self.channels.settings(meta.get("cc", "")).language or "en")
         try:
             path = publish_approved_answer(self.settings, draft)
             answer = self._ask(case.question, [], self.channels.settings(case.channel))
@@ -321,15 +317,21 @@ class SlackAdvisor:
                 client.chat_postMessage(channel=case.channel, thread_ts=case.thread or None, text=posted.text,
                                         blocks=posted.blocks, unfurl_links=False, unfurl_media=False)
             relative = path.relative_to(self.settings.knowledge_dir).as_posix()
-            done = blocks.notice(texts(self.channels.settings(meta.get("cc", "")).language or "en")["approved_written"],
-                                 user=f"<@{who.user}>", path=f"`{relative}`")
+            done = blocks.notice(consultants["approved_written"], user=f"<@{who.user}>", path=f"`{relative}`")
             client.chat_postMessage(channel=meta.get("cc"), thread_ts=meta.get("ct") or None, text=done.text,
                                     blocks=done.blocks)
         except Exception:  # the form has closed: the consultants' thread hears of it
             ticket = reference()
             log.exception("Could not publish an approved answer (reference %s)", ticket)
             client.chat_postMessage(channel=meta.get("cc"), thread_ts=meta.get("ct") or None,
-                                    text=texts("en")["apology"].format(reference=ticket))
+                                    text=consultants["apology"].format(reference=ticket))
+
+    def _remember(self, kept: OrderedDict, key: str, value: object) -> None:
+        """Keep a recent item in one of the process's bounded caches (the oldest goes first)."""
+        with self._lock:
+            kept[key] = value
+            while len(kept) > PRIVATE_ANSWERS_KEPT:
+                kept.popitem(last=False)
 
     @staticmethod
     def _permalink(client: WebClient, channel: str, ts: str) -> str | None:

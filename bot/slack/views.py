@@ -32,6 +32,7 @@ from bot.slack.texts import texts
 from engine.messages import labels
 from engine.question_log import MAX_COMMENT_CHARS
 from ingest.approved import ApprovedAnswerDraft
+from ingest.translations import TRANSLATED_LANGUAGES
 
 COMMENT_CALLBACK = "advisor_feedback_comment"
 COMMENT_BLOCK = "comment"
@@ -173,7 +174,7 @@ def approved_from_submission(view: dict) -> tuple[ApprovedAnswerDraft | None, di
     fields = {"question": read("question"), "answer": read("answer"), "sources": read("sources"),
               "approved_by": read("approved_by"), "review_by": read("review_by") or None,
               "phrasings": [line.strip() for line in read("phrasings").splitlines() if line.strip()],
-              "language": metadata.get("l") if metadata.get("l") in ("en", "nl", "fr", "de") else "en"}
+              "language": metadata.get("l") if metadata.get("l") in ("en", *TRANSLATED_LANGUAGES) else "en"}
     try:
         return ApprovedAnswerDraft.model_validate(fields), {}, metadata
     except ValidationError as exc:
